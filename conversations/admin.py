@@ -1,0 +1,73 @@
+"""Admin endpoints (admin bearer token): bot accounts, provenance, and the export with ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+
+from conversations.appkeys import SETTINGS, STORE
+from conversations.auth import require_admin
+from conversations.models import Provenance
+from conversations.requests import NewProvenance, NewSyntheticAccount, check_handle, check_text, parse_body, read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/admin/accounts")
+async def create_synthetic_account(request: web.Request) -> web.Response:
+    """A bot account with its persona recorded as ground truth; an existing bot handle is reused with a new token."""
+    require_admin(request)
+    limits = request.app[SETTINGS].forum.limits
+    body = parse_body(NewSyntheticAccount, await read_json(request, limits))
+    handle = check_handle(body.handle, limits)
+    display_name = check_text("display_name", body.display_name or handle, limits.handle_max_chars * 2, "handle_max_chars")
+    persona = check_text("persona", body.persona, 200, "persona")
+    run_id = check_text("run_id", body.run_id, 200, "run_id")
+    generator = check_text("generator", body.generator, 200, "generator")
+    account, token, reused = await request.app[STORE].create_synthetic_account(handle, display_name, persona, run_id, generator)
+    return web.json_response({"account": account.public(), "token": token, "reused": reused}, status=200 if reused else 201)
+
+
+@routes.post("/api/admin/provenance")
+async def record_provenance(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = parse_body(NewProvenance, await read_json(request, request.app[SETTINGS].forum.limits))
+    provenance = Provenance(
+        persona=check_text("persona", body.persona, 200, "persona"),
+        run_id=check_text("run_id", body.run_id, 200, "run_id"),
+        generator=check_text("generator", body.generator, 200, "generator"),
+        action=body.action,
+        score=None if body.score is None else float(body.score),
+        extra=body.extra,
+    )
+    post_id = await request.app[STORE].record_provenance(
+        provenance, post_id=body.post_id, account_id=body.account_id, idempotency_key=body.idempotency_key
+    )
+    return web.json_response({"recorded": True, "post_id": post_id}, status=201)
+
+
+@routes.get("/api/admin/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    """The whole forum with ground truth as NDJSON, one record a line, streamed from one consistent snapshot."""
+    require_admin(request)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    loop = asyncio.get_running_loop()
+    records: Iterator[dict[str, Any]] = request.app[STORE].iter_export()
+    try:
+        while chunk := await loop.run_in_executor(None, _next_lines, records, 500):
+            await response.write(chunk.encode("utf-8"))
+    finally:
+        await loop.run_in_executor(None, records.close)
+    await response.write_eof()
+    return response
+
+
+def _next_lines(records: Iterator[dict[str, Any]], count: int) -> str:
+    """Up to ``count`` records as NDJSON text; empty when the export is done."""
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in itertools.islice(records, count))

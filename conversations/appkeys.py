@@ -1,0 +1,16 @@
+"""Typed state of the forum app (aiohttp ``AppKey``s), shared by its handler modules."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conversations.events import EventHub
+from conversations.ratelimit import RateLimiter
+from conversations.store import ForumStore
+from murmur.config import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", ForumStore)
+HUB = web.AppKey("hub", EventHub)
+POST_LIMITER = web.AppKey("post_limiter", RateLimiter)
+ADMIN_TOKEN = web.AppKey("admin_token", str)

@@ -1,0 +1,55 @@
+"""Errors the forum raises; the HTTP layer maps each to a status code."""
+
+from __future__ import annotations
+
+from murmur.errors import MurmurError
+
+
+class ForumError(MurmurError):
+    """Base of the forum's domain errors."""
+
+    status = 400
+
+
+class InvalidInput(ForumError):
+    """A request or record is malformed; ``field`` names what to fix."""
+
+    status = 400
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.field = field
+
+
+class TooLarge(InvalidInput):
+    status = 413
+
+
+class Unauthorized(ForumError):
+    status = 401
+
+
+class Forbidden(ForumError):
+    status = 403
+
+
+class NotFound(ForumError):
+    status = 404
+
+
+class Conflict(ForumError):
+    status = 409
+
+
+class RateLimited(ForumError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreError(ForumError):
+    """The database cannot be used as it is (e.g. written by a newer murmur)."""
+
+    status = 500

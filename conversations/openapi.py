@@ -1,0 +1,161 @@
+"""The OpenAPI 3 document of the forum API, served at /api/openapi.json.
+
+Request schemas come from the pydantic models that validate requests, so the
+two cannot drift; response schemas are written here and a test checks real
+responses against them and that every route is documented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from conversations import requests as bodies
+
+routes = web.RouteTableDef()
+
+_TIME = {"type": "string", "format": "date-time"}
+_ID = {"type": "integer", "minimum": 1}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required or list(properties), "additionalProperties": False}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "properties": {"error": {"type": "string"}, "field": {"type": "string"}}, "required": ["error"]},
+    "Account": _object({"id": _ID, "handle": {"type": "string"}, "display_name": {"type": "string"}, "created_at": _TIME}),
+    "Thread": _object({
+        "id": _ID, "title": {"type": "string"}, "author": _ref("Account"), "created_at": _TIME, "last_activity_at": _TIME,
+        "post_count": {"type": "integer", "minimum": 0}, "tags": {"type": "array", "items": {"type": "string"}},
+    }),
+    "Post": _object({
+        "id": _ID, "thread_id": _ID, "parent_id": {"type": ["integer", "null"]}, "author": _ref("Account"),
+        "body": {"type": "string"}, "created_at": _TIME,
+    }),
+    "Event": _object({
+        "seq": _ID, "type": {"type": "string", "enum": ["thread.created", "post.created"]}, "created_at": _TIME,
+        "thread": _ref("Thread"), "post": _ref("Post"),
+    }),
+    "AccountWithToken": _object({"account": _ref("Account"), "token": {"type": "string"}}),
+    "BotAccountWithToken": _object({"account": _ref("Account"), "token": {"type": "string"}, "reused": {"type": "boolean"}}),
+    "ThreadPage": _object({
+        "threads": {"type": "array", "items": _ref("Thread")}, "total": {"type": "integer"}, "limit": {"type": "integer"},
+        "offset": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
+    }),
+    "ThreadWithPosts": _object({"thread": _ref("Thread"), "posts": {"type": "array", "items": _ref("Post")}}),
+    "ThreadCreated": _object({"thread": _ref("Thread"), "post": _ref("Post")}),
+    "PostEnvelope": _object({"post": _ref("Post")}),
+    "AccountEnvelope": _object({"account": _ref("Account")}),
+    "SearchResults": _object({
+        "query": {"type": "string"},
+        "threads": {"type": "array", "items": {"allOf": [_ref("Thread")], "type": "object"}},
+    }),
+    "Health": _object({"ok": {"type": "boolean"}, "latest_seq": {"type": "integer"}, "subscribers": {"type": "integer"}}),
+    "ProvenanceRecorded": _object({"recorded": {"type": "boolean"}, "post_id": {"type": ["integer", "null"]}}),
+}
+
+for _model in (bodies.NewAccount, bodies.NewThread, bodies.NewPost, bodies.NewSyntheticAccount, bodies.NewProvenance):
+    SCHEMAS[_model.__name__] = _model.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+_ERR = {
+    "400": _json("Error", "malformed input; `error` names the field and the fix"),
+}
+_AUTH_ERR = {"401": _json("Error", "missing or unknown bearer token")}
+_ADMIN_ERR = {"401": _json("Error", "missing bearer token"), "403": _json("Error", "not the admin token")}
+_POST_ERR = {**_ERR, **_AUTH_ERR, "404": _json("Error", "unknown thread or parent post"),
+             "409": _json("Error", "idempotency key reused for something else"),
+             "413": _json("Error", "body, title or post over its limit"), "429": _json("Error", "posting too fast; see Retry-After")}
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+                "description": "repeat a request safely: the same key from the same account returns the original (200)"}
+_BEARER = [{"bearer": []}]
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _query(name: str, description: str, required: bool = False, minimum: int = 0) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum} if name != "q" else {"type": "string"}
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+PATHS: dict[str, Any] = {
+    "/api/health": {"get": {"summary": "Ready check", "responses": {"200": _json("Health", "the forum is up")}}},
+    "/api/accounts": {"post": {
+        "summary": "Create an account; the token is shown once", "requestBody": _body("NewAccount"),
+        "responses": {"201": _json("AccountWithToken", "created"), **_ERR, "409": _json("Error", "handle taken"),
+                      "413": _json("Error", "too large")}}},
+    "/api/me": {"get": {"summary": "The account behind the bearer token", "security": _BEARER,
+                        "responses": {"200": _json("AccountEnvelope", "the account"), **_AUTH_ERR}}},
+    "/api/threads": {
+        "get": {"summary": "Threads, newest activity first", "parameters": [
+            _query("limit", "page size", minimum=1), _query("offset", "threads to skip")],
+            "responses": {"200": _json("ThreadPage", "a page of threads"), **_ERR}},
+        "post": {"summary": "Start a thread with its opening post", "security": _BEARER, "parameters": [_IDEMPOTENCY],
+                 "requestBody": _body("NewThread"),
+                 "responses": {"201": _json("ThreadCreated", "created"), "200": _json("ThreadCreated", "already created with this key"), **_POST_ERR}},
+    },
+    "/api/threads/search": {"get": {"summary": "Full-text search over titles and posts",
+                                    "parameters": [_query("q", "words to find", required=True), _query("limit", "most results", minimum=1)],
+                                    "responses": {"200": _json("SearchResults", "matching threads, best first"), **_ERR}}},
+    "/api/threads/{thread_id}": {"get": {"summary": "A thread with its posts", "parameters": [_path("thread_id")],
+                                         "responses": {"200": _json("ThreadWithPosts", "the thread"), **_ERR,
+                                                       "404": _json("Error", "unknown thread")}}},
+    "/api/threads/{thread_id}/posts": {"post": {
+        "summary": "Reply to a thread, or to one of its posts with parent_id", "security": _BEARER,
+        "parameters": [_path("thread_id"), _IDEMPOTENCY], "requestBody": _body("NewPost"),
+        "responses": {"201": _json("PostEnvelope", "created"), "200": _json("PostEnvelope", "already created with this key"), **_POST_ERR}}},
+    "/api/posts/{post_id}": {"get": {"summary": "One post", "parameters": [_path("post_id")],
+                                     "responses": {"200": _json("PostEnvelope", "the post"), **_ERR, "404": _json("Error", "unknown post")}}},
+    "/api/events": {"get": {
+        "summary": "Web socket of committed events",
+        "description": "Upgrade to a web socket. The server sends {type: hello, latest_seq}, then, with ?since=N, every "
+                       "Event after N, then live Events in commit order. A subscriber that falls behind gets "
+                       "{type: dropped, resume_since} and should reconnect with ?since=resume_since.",
+        "parameters": [_query("since", "replay events after this sequence number")],
+        "responses": {"101": {"description": "switching to the web socket; frames are Event objects"}, **_ERR}}},
+    "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/api/admin/accounts": {"post": {
+        "summary": "Create (or reuse) a synthetic account and record its persona as ground truth", "security": _BEARER,
+        "requestBody": _body("NewSyntheticAccount"),
+        "responses": {"201": _json("BotAccountWithToken", "created"), "200": _json("BotAccountWithToken", "existing bot account, new token"),
+                      **_ERR, **_ADMIN_ERR, "409": _json("Error", "handle belongs to a person")}}},
+    "/api/admin/provenance": {"post": {
+        "summary": "Record a synthetic post's provenance, by post id or ahead of the post by (account_id, idempotency_key)",
+        "security": _BEARER, "requestBody": _body("NewProvenance"),
+        "responses": {"201": _json("ProvenanceRecorded", "recorded"), **_ERR, **_ADMIN_ERR,
+                      "404": _json("Error", "unknown post or account"), "409": _json("Error", "recorded already with other values")}}},
+    "/api/admin/export": {"get": {
+        "summary": "The whole forum with ground truth, one JSON record a line (kind: meta, account, thread, post, synthetic_account, provenance)",
+        "security": _BEARER,
+        "responses": {"200": {"description": "NDJSON", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}, **_ADMIN_ERR}}},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "murmur test forum", "version": "1",
+             "description": "A local forum for research on synthetic participants. Bearer tokens authenticate accounts; "
+                            "the admin token guards ground truth."},
+    "paths": PATHS,
+    "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+}
+
+
+@routes.get("/api/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)

@@ -1,0 +1,132 @@
+"""Reading and checking request input: every problem becomes an InvalidInput naming the field and the fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from conversations.errors import InvalidInput, TooLarge
+from murmur.config import ForumLimits
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewAccount(_Body):
+    handle: StrictStr = Field(description="unique name, letters, digits, '-', '_' or '.'")
+    display_name: StrictStr | None = Field(None, description="shown next to posts; defaults to the handle")
+
+
+class NewThread(_Body):
+    title: StrictStr
+    body: StrictStr = Field(description="the opening post")
+    tags: list[StrictStr] = Field(default_factory=list, max_length=5)
+
+
+class NewPost(_Body):
+    body: StrictStr
+    parent_id: StrictInt | None = Field(None, description="the post this replies to; omit to reply to the thread")
+
+
+class NewSyntheticAccount(NewAccount):
+    persona: StrictStr
+    run_id: StrictStr
+    generator: StrictStr
+
+
+class NewProvenance(_Body):
+    persona: StrictStr
+    run_id: StrictStr
+    generator: StrictStr
+    action: StrictStr | None = None
+    score: StrictFloat | StrictInt | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    post_id: StrictInt | None = Field(None, description="the post, if it exists already")
+    account_id: StrictInt | None = Field(None, description="with idempotency_key: record ahead of the post")
+    idempotency_key: StrictStr | None = None
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it; it is not part of this request",
+}
+
+
+async def read_json(request: web.Request, limits: ForumLimits) -> Any:
+    """The request body as JSON, with size and syntax errors as InvalidInput/TooLarge."""
+    if request.content_length is not None and request.content_length > limits.body_max_bytes:
+        raise TooLarge("body", f"{request.content_length} bytes is over the limit of {limits.body_max_bytes}; send less")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge("body", f"over the limit of {limits.body_max_bytes} bytes; send less") from None
+    if not raw.strip():
+        raise InvalidInput("body", "empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput("body", f"not valid JSON ({exc}); send a JSON object") from None
+
+
+def parse_body(model: type[M], data: Any) -> M:
+    if not isinstance(data, dict):
+        raise InvalidInput("body", f"must be a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        fix = _FIXES.get(error["type"], "")
+        raise InvalidInput(field, error["msg"].lower() + (f"; {fix}" if fix else "")) from None
+
+
+def check_text(field: str, value: str, max_chars: int, setting: str) -> str:
+    """Strip a text field and hold it to its limit; nothing is silently cut."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(field, "must not be empty")
+    if len(text) > max_chars:
+        raise TooLarge(field, f"is {len(text)} characters; the limit is {max_chars} (forum.limits.{setting})")
+    return text
+
+
+def check_handle(handle: str, limits: ForumLimits) -> str:
+    text = check_text("handle", handle, limits.handle_max_chars, "handle_max_chars")
+    if len(text) < 3 or not all(c.isalnum() or c in "-_." for c in text):
+        raise InvalidInput("handle", "use 3 or more letters, digits, '-', '_' or '.'")
+    return text
+
+
+def query_int(request: web.Request, name: str, default: int | None, minimum: int = 0, maximum: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(name, f"must be a whole number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise InvalidInput(name, f"must be {bound}, got {value}")
+    return value
+
+
+def path_id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(name, f"must be a whole number, got {raw!r}") from None
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 200):
+        raise InvalidInput("Idempotency-Key", "must be 1 to 200 characters")
+    return key

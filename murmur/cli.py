@@ -1,0 +1,96 @@
+"""The ``murmur`` command. Library errors become one-line messages and exit codes here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from murmur.config import Settings, load_settings
+from murmur.errors import MurmurError
+
+
+class _Group(click.Group):
+    """Turns murmur's domain errors into ``error: ...`` lines instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MurmurError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(dict)["settings"]
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="settings file (default: ./config.yml, or $MURMUR_CONFIG)")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """murmur: synthetic participants, a test forum to run them against, and offline detection."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ctx.ensure_object(dict)["settings"] = load_settings(config_path)
+
+
+@cli.command(short_help="Serve the test forum (API, events, web pages).")
+@click.option("--host", default=None, help="address to listen on (default: forum.host, loopback)")
+@click.option("--port", type=int, default=None, help="port (default: forum.port, 8765)")
+@click.option("--db", type=click.Path(path_type=Path), default=None, help="SQLite file (default: forum.db)")
+@click.pass_context
+def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | None) -> None:
+    """Serve the test forum: REST API, event web socket and web pages."""
+    from conversations.server import create_app
+
+    settings = _settings(ctx)
+    host, port = host or settings.forum.host, settings.forum.port if port is None else port
+    app = create_app(settings, db=db)
+    click.echo(f"murmur forum on http://{host}:{port}/  (database {db or settings.forum.db}; Ctrl-C stops)")
+    web.run_app(app, host=host, port=port, print=None)
+
+
+@cli.command(name="import", short_help="Load a Stack Exchange dump or JSONL threads.")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--seed", is_flag=True, help="import the project's own seed threads")
+@click.option("--db", type=click.Path(path_type=Path), default=None, help="SQLite file (default: forum.db)")
+@click.pass_context
+def import_command(ctx: click.Context, path: Path | None, seed: bool, db: Path | None) -> None:
+    """Load a Stack Exchange dump folder or murmur JSONL threads into the forum database."""
+    from murmur.loading import import_path
+    from conversations.importers import SEED_THREADS
+
+    if (path is None) == (not seed):
+        raise click.UsageError("give a PATH or --seed (not both)")
+    target = db or _settings(ctx).forum.db
+    stats = asyncio.run(import_path(SEED_THREADS if seed else path, target, _settings(ctx)))
+    click.echo(
+        f"imported into {target}: {stats.threads_added} threads, {stats.posts_added} posts, {stats.accounts_added} accounts"
+        f" (already there: {stats.threads_skipped} threads, {stats.posts_skipped} posts)"
+    )
+
+
+@cli.command(short_help="Run the main job on embedded defaults.")
+@click.option("--port", type=int, default=None, help="port (default: forum.port)")
+@click.option("--db", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
+              help="SQLite file for the demo forum")
+@click.option("--for", "duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+@click.pass_context
+def demo(ctx: click.Context, port: int | None, db: Path, duration: float | None) -> None:
+    """The main job on embedded defaults: a seeded test forum on SQLite, served on loopback."""
+    from murmur.demo import run_demo
+
+    asyncio.run(run_demo(_settings(ctx), db=db, port=port, duration=duration))
+
+
+def main() -> None:
+    cli(prog_name="murmur")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""config.yml: parsed once into typed settings.
+
+Every setting has a default, so a missing config.yml works. Unknown keys,
+wrong types and bad values fail at start with the key's dotted path and a
+hint. Secrets can come from the environment instead of the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from murmur.errors import ConfigError
+
+CONFIG_ENV = "MURMUR_CONFIG"
+ADMIN_TOKEN_ENV = "MURMUR_ADMIN_TOKEN"
+DEFAULT_CONFIG_PATH = Path("config.yml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ForumLimits(_Section):
+    """Input limits the forum enforces with 4xx errors."""
+
+    body_max_bytes: int = Field(64 * 1024, ge=1024, description="largest request body accepted")
+    title_max_chars: int = Field(200, ge=10, description="longest thread title")
+    post_max_chars: int = Field(10_000, ge=10, description="longest post body")
+    handle_max_chars: int = Field(40, ge=3, description="longest account handle")
+    posts_per_minute: float = Field(20.0, gt=0, description="sustained posting rate per account")
+    post_burst: int = Field(5, ge=1, description="posts an account may make back to back")
+    page_size_max: int = Field(100, ge=1, description="largest page a list request may ask for")
+
+
+class ForumEvents(_Section):
+    """The event web socket."""
+
+    queue_size: int = Field(1000, ge=10, description="events buffered per subscriber before it is dropped")
+    heartbeat_s: float = Field(20.0, gt=0, description="web-socket ping interval")
+
+
+class ForumSettings(_Section):
+    """The test forum: where it listens, where it stores, what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    db: Path = Path("var/forum.db")
+    admin_token: str | None = Field(None, min_length=16, description=f"or set {ADMIN_TOKEN_ENV}")
+    sqlite_synchronous: str = Field("NORMAL", pattern="^(NORMAL|FULL)$")
+    limits: ForumLimits = ForumLimits()
+    events: ForumEvents = ForumEvents()
+
+
+class Settings(_Section):
+    """All of config.yml."""
+
+    seed: int = 0
+    forum: ForumSettings = ForumSettings()
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling",
+    "missing": "add it",
+}
+
+
+def _known_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The keys a section accepts, found by walking the settings model along the error path."""
+    for part in path[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _describe(error: dict[str, Any], source: str) -> str:
+    path = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(Settings, error["loc"])
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+        return f"{source}: unknown key '{path}'; {hint}"
+    hint = _HINTS.get(error["type"], "see the comments in config.yml for the allowed values")
+    return f"{source}: {path}: {error['msg']} (got {error.get('input')!r}); {hint}"
+
+
+def parse_settings(data: Any, source: str = "config.yml") -> Settings:
+    """Validate an already-loaded mapping; every problem is reported, each with its dotted path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(e, source) for e in exc.errors())) from None
+
+
+def _apply_environment(data: dict[str, Any]) -> dict[str, Any]:
+    token = os.environ.get(ADMIN_TOKEN_ENV)
+    if token:
+        forum = dict(data.get("forum") or {})
+        forum["admin_token"] = token
+        data = {**data, "forum": forum}
+    return data
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read config.yml (or ``$MURMUR_CONFIG``); a missing default file means all defaults."""
+    explicit = path is not None or CONFIG_ENV in os.environ
+    file = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"{file}: no such config file; create it or drop the option to use the defaults")
+        data: Any = {}
+    else:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return parse_settings(_apply_environment(data), source=str(file))

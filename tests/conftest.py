@@ -1,0 +1,90 @@
+"""Shared fixtures: a real forum on a free loopback port over a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from conversations.client import ForumClient
+from conversations.server import create_app
+from murmur.config import Settings, parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def make_settings(**forum: object) -> Settings:
+    """Settings with test-friendly limits; keyword arguments override ``forum.*`` keys (nested dicts allowed)."""
+    base: dict[str, object] = {"limits": {"posts_per_minute": 6000, "post_burst": 1000}}
+    for key, value in forum.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}  # type: ignore[dict-item]
+        else:
+            base[key] = value
+    return parse_settings({"forum": base})
+
+
+@dataclass
+class RunningForum:
+    url: str
+    db: Path
+    app: web.Application
+    runner: web.AppRunner
+    admin: ForumClient
+    anonymous: ForumClient
+
+    async def account(self, handle: str) -> ForumClient:
+        """A new person's account, as a client acting with its token."""
+        data = await self.anonymous.create_account(handle)
+        return self.anonymous.with_token(data["token"])
+
+
+async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None) -> RunningForum:
+    db = db or tmp_path / "forum.db"
+    app = create_app(settings, db=db, admin_token=ADMIN_TOKEN)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}"
+    anonymous = ForumClient(url)
+    return RunningForum(url=url, db=db, app=app, runner=runner, admin=anonymous.with_token(ADMIN_TOKEN), anonymous=anonymous)
+
+
+async def stop_forum(forum: RunningForum) -> None:
+    await forum.anonymous.close()
+    await forum.runner.cleanup()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def forum(tmp_path: Path, settings: Settings) -> AsyncIterator[RunningForum]:
+    running = await start_forum(tmp_path, settings)
+    yield running
+    await stop_forum(running)
+
+
+def read_corpus_sample(name: str, count: int, every: int = 1) -> list[dict]:
+    """Every ``every``-th thread of a forum-corpus file, ``count`` of them."""
+    path = SHARED_DATA / "forum-corpus" / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared/data next to the project")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            if index % every == 0:
+                rows.append(json.loads(line))
+            if len(rows) >= count:
+                break
+    return rows
