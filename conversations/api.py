@@ -10,7 +10,7 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from conversations.appkeys import HUB, POST_LIMITER, SETTINGS, STORE
+from conversations.appkeys import HUB, POST_LIMITER, SETTINGS, SOCKETS, STORE
 from conversations.auth import current_account
 from conversations.errors import InvalidInput
 from conversations.events import SubscriberDropped
@@ -121,6 +121,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
             raise InvalidInput("since", f"{since} is ahead of the latest event ({latest}); reconnect with since={latest} or less")
         ws = web.WebSocketResponse(heartbeat=request.app[SETTINGS].forum.events.heartbeat_s)
         await ws.prepare(request)
+        request.app[SOCKETS].add(ws)
         reader = asyncio.create_task(_drain_incoming(ws))
         try:
             await ws.send_json({"type": "hello", "latest_seq": latest})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from aiohttp import web
 
 from conversations.events import EventHub
@@ -14,3 +16,4 @@ STORE = web.AppKey("store", ForumStore)
 HUB = web.AppKey("hub", EventHub)
 POST_LIMITER = web.AppKey("post_limiter", RateLimiter)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)  # open event sockets, closed on shutdown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -25,5 +26,5 @@ class RateLimiter:
         if tokens < 1.0:
             retry_after = (1.0 - tokens) / self._rate
             self._buckets[key] = (tokens, now)
-            raise RateLimited(f"posting too fast; retry in {retry_after:.1f} s", retry_after)
+            raise RateLimited(f"posting too fast; retry in {math.ceil(retry_after * 10) / 10:.1f} s", retry_after)
         self._buckets[key] = (tokens - 1.0, now)

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from conversations import admin, api, openapi, pages
-from conversations.appkeys import ADMIN_TOKEN, HUB, POST_LIMITER, SETTINGS, STORE
+from conversations.appkeys import ADMIN_TOKEN, HUB, POST_LIMITER, SETTINGS, SOCKETS, STORE
 from conversations.errors import ForumError, RateLimited
 from conversations.events import EventHub
 from conversations.ratelimit import RateLimiter
@@ -24,7 +24,6 @@ from conversations.store import ForumStore
 from murmur.config import Settings
 
 log = logging.getLogger("murmur.forum")
-SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 
 
 def _error_response(status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -48,8 +47,6 @@ async def errors_as_json(request: web.Request, handler: Callable[[web.Request], 
         hint = {404: "no such route; see /api/openapi.json", 405: f"{request.method} is not allowed here; see /api/openapi.json",
                 413: "request body too large; send less"}.get(exc.status, exc.reason)
         return _error_response(exc.status, f"{request.method} {request.path}: {hint}")
-    if isinstance(response, web.WebSocketResponse):
-        request.app[SOCKETS].add(response)
     return response
 
 
