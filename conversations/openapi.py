@@ -27,13 +27,16 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
     return {"type": "object", "properties": properties, "required": required or list(properties), "additionalProperties": False}
 
 
+_THREAD = {
+    "id": _ID, "title": {"type": "string"}, "author": _ref("Account"), "created_at": _TIME, "last_activity_at": _TIME,
+    "post_count": {"type": "integer", "minimum": 0}, "tags": {"type": "array", "items": {"type": "string"}},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "properties": {"error": {"type": "string"}, "field": {"type": "string"}}, "required": ["error"]},
     "Account": _object({"id": _ID, "handle": {"type": "string"}, "display_name": {"type": "string"}, "created_at": _TIME}),
-    "Thread": _object({
-        "id": _ID, "title": {"type": "string"}, "author": _ref("Account"), "created_at": _TIME, "last_activity_at": _TIME,
-        "post_count": {"type": "integer", "minimum": 0}, "tags": {"type": "array", "items": {"type": "string"}},
-    }),
+    "Thread": _object(_THREAD),
+    "ThreadHit": _object({**_THREAD, "score": {"type": "number", "description": "BM25 relevance, higher is better"}}),
     "Post": _object({
         "id": _ID, "thread_id": _ID, "parent_id": {"type": ["integer", "null"]}, "author": _ref("Account"),
         "body": {"type": "string"}, "created_at": _TIME,
@@ -54,7 +57,7 @@ SCHEMAS: dict[str, Any] = {
     "AccountEnvelope": _object({"account": _ref("Account")}),
     "SearchResults": _object({
         "query": {"type": "string"},
-        "threads": {"type": "array", "items": {"allOf": [_ref("Thread")], "type": "object"}},
+        "threads": {"type": "array", "items": _ref("ThreadHit")},
     }),
     "Health": _object({"ok": {"type": "boolean"}, "latest_seq": {"type": "integer"}, "subscribers": {"type": "integer"}}),
     "ProvenanceRecorded": _object({"recorded": {"type": "boolean"}, "post_id": {"type": ["integer", "null"]}}),

@@ -1,0 +1,77 @@
+"""The murmur command: help for every command, errors as one line, import and demo end to end."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+
+from murmur.cli import cli
+from tests.conftest import SHARED_DATA
+
+
+def test_help_lists_every_command_with_one_line():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    lines = dict(re.findall(r"^  (\w+)\s+(.+)$", result.output.split("Commands:")[1], re.M))
+    assert set(lines) == set(cli.commands)
+    assert all(not line.endswith("...") for line in lines.values())
+    for name in cli.commands:
+        sub = CliRunner().invoke(cli, [name, "--help"])
+        assert sub.exit_code == 0 and "Usage:" in sub.output
+
+
+def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
+    config = tmp_path / "c.yml"
+    config.write_text("forum:\n  prot: 1\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "forum"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {config}: unknown key 'forum.prot'; did you mean 'port'?"]
+
+
+def test_import_twice_adds_nothing_the_second_time(tmp_path):
+    db = tmp_path / "f.db"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", str(SHARED_DATA / "stackexchange-dumps" / "beer.meta"), "--db", str(db)])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, ["import", str(SHARED_DATA / "stackexchange-dumps" / "beer.meta"), "--db", str(db)])
+    assert "0 threads, 0 posts, 0 accounts" in second.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM threads").fetchone()[0] == int(re.search(r"(\d+) threads", first.output)[1])
+
+
+def test_import_errors_are_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "nothing"), "--db", str(tmp_path / "f.db")])
+    assert result.exit_code == 1 and result.output.startswith("error: PATH:") and "Traceback" not in result.output
+    both = CliRunner().invoke(cli, ["import", "--seed", "x"])
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+@pytest.mark.slow
+async def test_demo_seeds_and_serves_the_forum(tmp_path):
+    import asyncio
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "murmur.cli", "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--for", "20",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        async with asyncio.timeout(30):
+            while b"live at" not in (await process.stdout.readline()):
+                pass
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/api/threads") as response:
+                assert (await response.json())["total"] >= 40
+            async with session.get(f"http://127.0.0.1:{port}/") as response:
+                assert "espresso" in (await response.text()).lower()
+    finally:
+        process.terminate()
+        await process.wait()
