@@ -1,0 +1,294 @@
+"""Forum throughput, measured by hand: `.venv/bin/python bench/forum.py [--quick]`.
+
+Writes a fixed number of replies through the HTTP API with 1, 10 and 100
+concurrent writers, then once more with 10 writers while 100 web-socket
+subscribers on /api/events count every event they receive. Each rate is set
+against a bare-SQLite loop (one INSERT + COMMIT per post, WAL,
+synchronous=NORMAL), run first for the same number of posts, so the numbers
+say what the API, the event log and the fan-out cost on top of the disk.
+
+By default the forum is started here (real aiohttp server on 127.0.0.1, real
+SQLite file in a temp dir, posting limits raised so the limiter never
+refuses); `--url URL --admin-token T` points it at a running `murmur forum`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from tqdm import tqdm
+
+from conversations.client import ForumClient, ForumClientError, ForumUnavailable
+from conversations.server import create_app
+from murmur.config import parse_settings
+
+BODY = ("Benchmark reply: a post of ordinary length, long enough to look like a real answer on a forum thread "
+        "and short enough that the body is not what gets measured. ") * 2
+THREADS = 20
+SUBSCRIBERS = 100
+WRITER_ROUNDS = (1, 10, 100)
+EVENT_WRITERS = 10
+DELIVERY_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Result:
+    """One row of the table: how many things happened in how long, and each one's latency if known."""
+
+    case: str
+    count: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    posts: bool = True  # False for the events row, which has no baseline ratio
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def refused(exc: Exception) -> SystemExit:
+    """A forum error as a one-line exit, with the fix for the one a running forum's defaults cause."""
+    hint = "; raise forum.limits.posts_per_minute and post_burst in its config" if getattr(exc, "status", 0) == 429 else ""
+    return SystemExit(f"bench: {exc}{hint}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; enough for p50/p99 of a few thousand samples."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+# -- baseline ------------------------------------------------------------------------------------
+
+
+def sqlite_baseline(path: Path, posts: int) -> Result:
+    """The floor: what one connection can commit per second on this disk, one post per transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE posts (id INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, author_id INTEGER NOT NULL, "
+                 "body TEXT NOT NULL, created_at TEXT NOT NULL)")
+    latencies = []
+    bar = tqdm(range(posts), desc="bare SQLite", unit="post")
+    start = time.perf_counter()
+    for i in bar:
+        began = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO posts (thread_id, author_id, body, created_at) VALUES (?, ?, ?, datetime('now'))",
+                     (i % THREADS + 1, 1, BODY))
+        conn.execute("COMMIT")
+        latencies.append((time.perf_counter() - began) * 1000)
+    seconds = time.perf_counter() - start
+    conn.close()
+    return Result("bare SQLite, INSERT+COMMIT per post", posts, seconds, latencies)
+
+
+# -- forum -------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def local_forum(directory: Path, posts: int, admin_token: str) -> AsyncIterator[str]:
+    """A real forum on a free loopback port, with limits high enough that only throughput is measured."""
+    settings = parse_settings({"forum": {
+        "limits": {"posts_per_minute": 1e9, "post_burst": 1_000_000},
+        "events": {"queue_size": max(1000, 2 * posts)},  # a subscriber is never dropped mid-round
+    }})
+    runner = web.AppRunner(create_app(settings, db=directory / "forum.db", admin_token=admin_token))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def make_accounts(admin: ForumClient, prefix: str, count: int) -> list[ForumClient]:
+    """Bot accounts (marked as the bench in ground truth, so they never pass for people), one client each."""
+    clients = []
+    for i in range(count):
+        data = await admin.create_bot_account(f"{prefix}{i:03d}", persona="bench", run_id=prefix.rstrip("-"),
+                                              generator="bench/forum.py")
+        clients.append(admin.with_token(data["token"]))
+    return clients
+
+
+async def make_threads(admin: ForumClient, prefix: str) -> list[int]:
+    """The threads every round replies to, spread so no one thread's row takes every update."""
+    host = (await make_accounts(admin, f"{prefix}host-", 1))[0]
+    return [(await host.create_thread(f"Bench thread {i}", BODY))["thread"]["id"] for i in range(THREADS)]
+
+
+async def write_posts(writers: list[ForumClient], threads: list[int], posts: int, desc: str) -> tuple[float, list[float]]:
+    """Writers share one queue of ``posts`` replies and each sends its next as soon as the last is answered."""
+    jobs = iter(range(posts))
+    latencies: list[float] = []
+    bar = tqdm(total=posts, desc=desc, unit="post")
+
+    async def writer(client: ForumClient) -> None:
+        for i in jobs:
+            began = time.perf_counter()
+            try:
+                await client.reply(threads[i % len(threads)], BODY)
+            except (ForumClientError, ForumUnavailable) as exc:
+                raise refused(exc) from None  # SystemExit leaves the TaskGroup as itself, not in a group
+            latencies.append((time.perf_counter() - began) * 1000)
+            bar.update()
+
+    start = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for client in writers:
+            group.create_task(writer(client))
+    seconds = time.perf_counter() - start
+    bar.close()
+    return seconds, latencies
+
+
+async def writer_round(admin: ForumClient, threads: list[int], prefix: str, writers: int, posts: int) -> Result:
+    """posts/s and per-reply latency with ``writers`` accounts posting at once, nobody listening."""
+    clients = await make_accounts(admin, prefix, writers)
+    label = f"forum, {writers} writer{'s' if writers > 1 else ''}"
+    seconds, latencies = await write_posts(clients, threads, posts, label)
+    return Result(label, posts, seconds, latencies)
+
+
+async def subscribe(session: aiohttp.ClientSession, url: str, prefix: str, posts: int, bar: tqdm) -> tuple[int, float]:
+    """Count every event until all of this round's posts have arrived; (events received, time of the last)."""
+    received = mine = 0
+    async with session.ws_connect(url + "/api/events") as ws:
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            event = json.loads(message.data)
+            if event.get("type") == "hello":
+                continue
+            if event.get("type") == "dropped":
+                raise SystemExit("bench: a subscriber was dropped for falling behind; raise forum.events.queue_size")
+            received += 1
+            bar.update()
+            if event["post"]["author"]["handle"].startswith(prefix):
+                mine += 1
+                if mine == posts:
+                    return received, time.perf_counter()
+    raise SystemExit("bench: an event socket closed before every post arrived")
+
+
+async def wait_for_subscribers(admin: ForumClient, count: int) -> None:
+    """Posting starts only once every socket is subscribed, so each one can see every post."""
+    while (await admin.request("GET", "/api/health"))["subscribers"] < count:
+        await asyncio.sleep(0.05)
+
+
+async def events_round(admin: ForumClient, url: str, threads: list[int], prefix: str, posts: int) -> list[Result]:
+    """The 10-writer round again, with 100 subscribers counting deliveries: posts/s under fan-out, and events/s."""
+    clients = await make_accounts(admin, prefix, EVENT_WRITERS)
+    already = (await admin.request("GET", "/api/health"))["subscribers"]
+    deliveries = tqdm(total=posts * SUBSCRIBERS, desc=f"events to {SUBSCRIBERS} subscribers", unit="event", position=1)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        listeners = [asyncio.create_task(subscribe(session, url, prefix, posts, deliveries)) for _ in range(SUBSCRIBERS)]
+        await asyncio.wait_for(wait_for_subscribers(admin, already + SUBSCRIBERS), 30)
+        start = time.perf_counter()
+        label = f"forum, {EVENT_WRITERS} writers + {SUBSCRIBERS} subscribers"
+        seconds, latencies = await write_posts(clients, threads, posts, label)
+        done = await asyncio.wait_for(asyncio.gather(*listeners), DELIVERY_TIMEOUT_S)
+    deliveries.close()
+    events = sum(received for received, _ in done)
+    last = max(at for _, at in done)
+    return [Result(label, posts, seconds, latencies),
+            Result(f"  events delivered to {SUBSCRIBERS} subscribers", events, last - start, posts=False)]
+
+
+async def forum_rounds(url: str, admin_token: str, posts: int) -> list[Result]:
+    """Every forum round against one forum; accounts are new each round, the threads are shared."""
+    tag = f"bench-{secrets.token_hex(3)}-"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        admin = ForumClient(url, admin_token, session=session)
+        threads = await make_threads(admin, tag)
+        results = [await writer_round(admin, threads, f"{tag}w{n}-", n, posts) for n in WRITER_ROUNDS]
+        results += await events_round(admin, url, threads, f"{tag}s{EVENT_WRITERS}-", posts)
+    return results
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def cores() -> int:
+    """What `nproc` says: the cores this process may run on, not the machine's total."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine() -> str:
+    return (f"machine: {cores()} cores (nproc), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"{platform.system()} {platform.machine()}")
+
+
+def table(results: list[Result], baseline: Result) -> str:
+    """One row per case; the ratio says how much of the bare-disk rate the forum keeps."""
+    head = f"{'case':<42} {'count':>7} {'seconds':>8} {'per s':>9} {'p50 ms':>7} {'p99 ms':>7} {'x of baseline':>14}"
+    lines = [head, "-" * len(head)]
+    for r in [baseline, *results]:
+        p50, p99 = (f"{percentile(r.latencies_ms, q):7.2f}" for q in (50, 99)) if r.latencies_ms else ("      -",) * 2
+        ratio = f"{r.rate / baseline.rate:14.3f}" if r.posts else f"{'-':>14}"
+        lines.append(f"{r.case:<42} {r.count:>7} {r.seconds:8.3f} {r.rate:9.0f} {p50} {p99} {ratio}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 posts a round instead of 2000 (under 40 s)")
+    parser.add_argument("--posts", type=int, help="posts a round (overrides --quick)")
+    parser.add_argument("--url", help="a running `murmur forum` to measure instead of starting one here")
+    parser.add_argument("--admin-token", help="that forum's admin token (needed with --url)")
+    args = parser.parse_args()
+    if args.url and not args.admin_token:
+        parser.error("--url needs --admin-token (the bench's accounts are created as bot accounts)")
+    posts = args.posts or (300 if args.quick else 2000)
+
+    print(f"murmur forum bench: {posts} posts a round over {THREADS} threads; "
+          f"events counted by {SUBSCRIBERS} web-socket subscribers during the {EVENT_WRITERS}-writer round")
+    print(machine())
+    if args.url:
+        print(f"forum: {args.url} (its own limits and settings); clients run in this process, one event loop")
+    else:
+        print(f"forum: started here on 127.0.0.1 over a temp SQLite file (WAL, synchronous=NORMAL), "
+              f"posting limits raised out of the way;\n       client and server share one process and {cores()} cores "
+              f"(one asyncio event loop; the store's writer and readers are threads)")
+    sys.stdout.flush()
+
+    with tempfile.TemporaryDirectory(prefix="murmur-bench-") as tmp:
+        baseline = sqlite_baseline(Path(tmp) / "baseline.db", posts)
+
+        async def run() -> list[Result]:
+            if args.url:
+                return await forum_rounds(args.url, args.admin_token, posts)
+            token = secrets.token_urlsafe(24)
+            async with local_forum(Path(tmp), posts, token) as url:
+                return await forum_rounds(url, token, posts)
+
+        try:
+            results = asyncio.run(run())
+        except (ForumClientError, ForumUnavailable) as exc:
+            raise refused(exc) from None
+    print()
+    print(table(results, baseline))
+    print("latency: client-side, request sent to answer read, per reply (per INSERT+COMMIT for the baseline)")
+
+
+if __name__ == "__main__":
+    main()
