@@ -52,7 +52,10 @@ def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | Non
     host, port = host or settings.forum.host, settings.forum.port if port is None else port
     app = create_app(settings, db=db)
     click.echo(f"murmur forum on http://{host}:{port}/  (database {db or settings.forum.db}; Ctrl-C stops)")
-    web.run_app(app, host=host, port=port, print=None)
+    try:
+        web.run_app(app, host=host, port=port, print=None)
+    except OSError as exc:
+        raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
 
 
 @cli.command(name="import", short_help="Load a Stack Exchange dump or JSONL threads.")

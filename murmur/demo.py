@@ -18,6 +18,7 @@ from aiohttp import web
 from conversations.importers import SEED_THREADS
 from conversations.server import create_app
 from murmur.config import Settings
+from murmur.errors import MurmurError
 from murmur.loading import import_path
 
 
@@ -31,8 +32,11 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: 
     app = create_app(settings, db=db)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
     click.echo(f"2/3 the forum is live at http://{host}:{port}/ (API: /api/threads, events: /api/events)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

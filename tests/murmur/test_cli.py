@@ -75,3 +75,15 @@ async def test_demo_seeds_and_serves_the_forum(tmp_path):
     finally:
         process.terminate()
         await process.wait()
+
+
+def test_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = CliRunner().invoke(cli, ["forum", "--port", str(port), "--db", str(tmp_path / "f.db")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")
