@@ -53,8 +53,10 @@ class Embedder:
         os.environ["HF_HUB_OFFLINE"] = "1"  # in code, not only in the environment: never contact a hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
 
+        transformers.logging.disable_progress_bar()  # our own bars say what is happening
         if threads:
             torch.set_num_threads(threads)
         self.model_id = model_id()

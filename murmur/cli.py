@@ -35,7 +35,8 @@ def _settings(ctx: click.Context) -> Settings:
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """murmur: synthetic participants, a test forum to run them against, and offline detection."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("murmur").setLevel(logging.INFO)
     ctx.ensure_object(dict)["settings"] = load_settings(config_path)
 
 
@@ -89,6 +90,12 @@ def demo(ctx: click.Context, port: int | None, db: Path, duration: float | None)
     from murmur.demo import run_demo
 
     asyncio.run(run_demo(_settings(ctx), db=db, port=port, duration=duration))
+
+
+from murmur.index_commands import index, match  # noqa: E402  (commands live in their own module)
+
+cli.add_command(index)
+cli.add_command(match)
 
 
 def main() -> None:

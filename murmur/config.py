@@ -57,11 +57,32 @@ class ForumSettings(_Section):
     events: ForumEvents = ForumEvents()
 
 
+class IndexSettings(_Section):
+    """The thread index: embeddings, their cache, and FAISS."""
+
+    path: Path = Path("var/threads.index")
+    cache_path: Path = Path("var/embeddings.sqlite")
+    hnsw_threshold: int = Field(50_000, ge=1, description="threads past which exact search gives way to HNSW")
+    hnsw_m: int = Field(32, ge=4, le=128)
+    ef_construction: int = Field(80, ge=8)
+    ef_search: int = Field(64, ge=8)
+    batch_size: int = Field(32, ge=1, le=1024, description="texts per model call; 16-64 beat larger batches on CPU")
+    threads: int | None = Field(None, ge=1, description="torch threads for embedding; empty means torch's default")
+
+
+class BotsSettings(_Section):
+    """The synthetic participants."""
+
+    personas_dir: Path = Path("bots/personas")
+
+
 class Settings(_Section):
     """All of config.yml."""
 
     seed: int = 0
     forum: ForumSettings = ForumSettings()
+    index: IndexSettings = IndexSettings()
+    bots: BotsSettings = BotsSettings()
 
 
 _HINTS = {

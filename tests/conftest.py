@@ -88,3 +88,13 @@ def read_corpus_sample(name: str, count: int, every: int = 1) -> list[dict]:
             if len(rows) >= count:
                 break
     return rows
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real model, with a cache kept between test runs (var/ is ignored by git): nothing is embedded twice."""
+    from index.embedder import Embedder
+
+    instance = Embedder(cache_path=ROOT / "var" / "test-embeddings.sqlite")
+    yield instance
+    instance.close()
