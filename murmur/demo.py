@@ -1,8 +1,8 @@
 """``murmur demo``: the main job on embedded defaults.
 
-Today: a test forum on SQLite seeded with the project's own threads, served
-on loopback, with a summary of what is in it. The swarm joins it once the
-bots exist.
+Today: a test forum on SQLite seeded with the project's own threads, the
+thread index built over it, who ought to be in the newest conversations,
+and the forum served on loopback. The swarm joins it once the bots exist.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 from pathlib import Path
 
 import click
@@ -23,10 +24,12 @@ from murmur.loading import import_path
 
 
 async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: float | None) -> None:
-    click.echo(f"1/3 seeding the test forum in {db} from the project's seed threads")
+    click.echo(f"1/4 seeding the test forum in {db} from the project's seed threads")
     stats = await import_path(SEED_THREADS, db, settings)
     click.echo(f"    {stats.threads_added} new threads, {stats.posts_added} new posts "
                f"({stats.threads_skipped} threads were there already)")
+    click.echo("2/4 embedding the threads into the thread index (all-MiniLM-L6-v2, offline; cached after the first run)")
+    await asyncio.to_thread(_show_matches, settings, db)
     host = settings.forum.host
     port = settings.forum.port if port is None else port
     app = create_app(settings, db=db)
@@ -37,14 +40,35 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: 
     except OSError as exc:
         await runner.cleanup()
         raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
-    click.echo(f"2/3 the forum is live at http://{host}:{port}/ (API: /api/threads, events: /api/events)")
+    click.echo(f"3/4 the forum is live at http://{host}:{port}/ (API: /api/threads, events: /api/events)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    click.echo("3/3 serving" + (f" for {duration:g} s" if duration else "; Ctrl-C stops"))
+    click.echo("4/4 serving" + (f" for {duration:g} s" if duration else "; Ctrl-C stops"))
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), duration)
     await runner.cleanup()
     click.echo("demo stopped; the forum database stays in " + str(db))
+
+
+def _show_matches(settings: Settings, db: Path) -> None:
+    """Build the index over the demo forum and say who ought to be in its newest threads, and why."""
+    from tqdm import tqdm
+
+    from index.build import build_from_forum, count_threads, open_embedder
+    from index.matching import Matcher
+    from index.personas import load_profiles
+
+    embedder = open_embedder(settings.index)
+    with tqdm(total=count_threads(db), unit="thread", desc="    embedding", dynamic_ncols=True) as bar:
+        index = build_from_forum(db, settings.index, embedder, progress=bar.update)
+    index.save(settings.index.path)
+    matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_dir))
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 5").fetchall()
+    click.echo(f"    {len(index)} threads indexed; who ought to be in the newest conversations:")
+    for thread_id, title in newest:
+        best = matcher.personas_for(thread_id, 1)[0]
+        click.echo(f"    - {title[:60]!r}: {best.persona} ({best.score:.2f}, because of '{best.reason}')")
