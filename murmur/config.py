@@ -73,7 +73,14 @@ class IndexSettings(_Section):
 class BotsSettings(_Section):
     """The synthetic participants."""
 
-    personas_dir: Path = Path("bots/personas")
+    personas_dir: Path | None = Field(None, description="folder of persona YAML files; empty means the ones shipped in bots/personas")
+
+    def personas_path(self) -> Path:
+        if self.personas_dir is not None:
+            return self.personas_dir
+        import bots
+
+        return Path(bots.__file__).resolve().parent / "personas"
 
 
 class Settings(_Section):

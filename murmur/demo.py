@@ -65,7 +65,7 @@ def _show_matches(settings: Settings, db: Path) -> None:
     with tqdm(total=count_threads(db), unit="thread", desc="    embedding", dynamic_ncols=True) as bar:
         index = build_from_forum(db, settings.index, embedder, progress=bar.update)
     index.save(settings.index.path)
-    matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_dir))
+    matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_path()))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 5").fetchall()
     click.echo(f"    {len(index)} threads indexed; who ought to be in the newest conversations:")

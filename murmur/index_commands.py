@@ -117,7 +117,7 @@ def match(ctx: click.Context, thread_id: int | None, interests: str | None, pers
     embedder = open_embedder(settings.index)
     loaded = load_index(settings.index, embedder)
     if thread_id is not None:
-        matcher = Matcher(embedder, loaded, load_profiles(personas or settings.bots.personas_dir))
+        matcher = Matcher(embedder, loaded, load_profiles(personas or settings.bots.personas_path()))
         ranked = matcher.personas_for(thread_id, k)
         title = _titles(db or settings.forum.db, [thread_id]).get(thread_id, "")
         click.echo(f"who ought to be in thread {thread_id}" + (f": {title}" if title else ""))

@@ -64,9 +64,14 @@ async def test_demo_seeds_and_serves_the_forum(tmp_path):
         sys.executable, "-m", "murmur.cli", "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--for", "20",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        async with asyncio.timeout(30):
-            while b"live at" not in (await process.stdout.readline()):
-                pass
+        output = b""
+        async with asyncio.timeout(120):
+            while b"live at" not in output:
+                line = await process.stdout.readline()
+                if not line:
+                    pytest.fail(f"the demo ended early:\n{output.decode()}")
+                output += line
+        assert b"who ought to be in the newest conversations" in output
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/api/threads") as response:
                 assert (await response.json())["total"] >= 40
