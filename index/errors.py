@@ -23,3 +23,7 @@ class IndexFileError(IndexFailure):
 
 class ModelUnavailable(IndexFailure):
     """The embedding model package is not installed."""
+
+
+class UnknownPersona(IndexFailure):
+    """A persona name the matcher was not given."""

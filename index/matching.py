@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedder import Embedder
-from index.errors import EmptyText, UnknownThread
+from index.errors import EmptyText, UnknownPersona
 from index.threads import ThreadIndex
 
 CONTEXT_WEIGHT = 0.25
@@ -90,7 +90,7 @@ class Matcher:
 
     def _interest_rows(self, name: str) -> list[int]:
         if name not in self._personas:
-            raise UnknownThread(f"no persona named {name!r}; known: {', '.join(self._names) or 'none'}")
+            raise UnknownPersona(f"no persona named {name!r}; known: {', '.join(self._names) or 'none'}")
         position = self._names.index(name)
         return [row for row, owner in enumerate(self._owner) if owner == position]
 

@@ -8,7 +8,7 @@ import pytest
 
 from conversations.importers import SEED_THREADS
 from index.documents import ThreadText, thread_vectors
-from index.errors import EmptyText, UnknownThread
+from index.errors import EmptyText, UnknownPersona, UnknownThread
 from index.matching import Matcher, PersonaProfile
 from index.personas import PersonaFileError, load_profiles
 from index.threads import ThreadIndex
@@ -61,7 +61,7 @@ def test_ad_hoc_interests_and_bad_requests(seed_matcher):
     assert {m.reason for m in found} == {"observing planets with a telescope", "sourdough starter"}
     with pytest.raises(EmptyText):
         matcher.threads_for_interests([" "])
-    with pytest.raises(UnknownThread, match="no persona named 'nobody'"):
+    with pytest.raises(UnknownPersona, match="no persona named 'nobody'"):
         matcher.threads_for("nobody")
     with pytest.raises(UnknownThread, match="thread 999"):
         matcher.personas_for(999)
