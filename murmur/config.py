@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,6 +19,7 @@ from murmur.errors import ConfigError
 
 CONFIG_ENV = "MURMUR_CONFIG"
 ADMIN_TOKEN_ENV = "MURMUR_ADMIN_TOKEN"
+LLM_KEY_ENV = "MURMUR_LLM_API_KEY"
 DEFAULT_CONFIG_PATH = Path("config.yml")
 
 
@@ -83,6 +84,45 @@ class BotsSettings(_Section):
         return Path(bots.__file__).resolve().parent / "personas"
 
 
+class ChatSettings(_Section):
+    """Chatting with a persona over a web socket."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8766, ge=0, le=65535)
+    max_chars: int = Field(2000, ge=10, description="longest message a client may send")
+    max_frame_bytes: int = Field(16 * 1024, ge=1024)
+    messages_per_minute: float = Field(30.0, gt=0)
+    message_burst: int = Field(5, ge=1)
+
+
+class LLMSettings(_Section):
+    """An OpenAI-compatible chat-completions endpoint (llama.cpp server, vLLM, Ollama)."""
+
+    url: str = "http://127.0.0.1:8080"
+    model: str = "local-model"
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    api_key: str | None = Field(None, description=f"or set {LLM_KEY_ENV}")
+
+
+class ReplySettings(_Section):
+    """How reply text is written."""
+
+    backend: Literal["retrieval", "llm"] = "retrieval"
+    llm: LLMSettings = LLMSettings()
+
+
+class RasaSettings(_Section):
+    """The Rasa dialogue server murmur trains and runs."""
+
+    url: str | None = Field(None, description="a Rasa server you run yourself; empty: murmur starts its own")
+    venv: Path = Path(".venv-rasa")
+    model_dir: Path = Path("var/rasa-models")
+    epochs: int = Field(30, ge=1, le=500)
+    start_timeout_s: float = Field(180.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=64, description="turns in flight to one Rasa server")
+
+
 class Settings(_Section):
     """All of config.yml."""
 
@@ -90,6 +130,9 @@ class Settings(_Section):
     forum: ForumSettings = ForumSettings()
     index: IndexSettings = IndexSettings()
     bots: BotsSettings = BotsSettings()
+    chat: ChatSettings = ChatSettings()
+    replies: ReplySettings = ReplySettings()
+    rasa: RasaSettings = RasaSettings()
 
 
 _HINTS = {
@@ -138,6 +181,11 @@ def _apply_environment(data: dict[str, Any]) -> dict[str, Any]:
         forum = dict(data.get("forum") or {})
         forum["admin_token"] = token
         data = {**data, "forum": forum}
+    key = os.environ.get(LLM_KEY_ENV)
+    if key:
+        replies = dict(data.get("replies") or {})
+        replies["llm"] = {**dict(replies.get("llm") or {}), "api_key": key}
+        data = {**data, "replies": replies}
     return data
 
 

@@ -1,0 +1,86 @@
+"""Rasa's custom actions, served by murmur's own aiohttp app (the action-server protocol).
+
+Rasa POSTs ``{next_action, sender_id, tracker, domain, version}``; we answer
+200 with ``{"events": [], "responses": [...]}``, or 400 with
+``{"error", "action_name"}`` to reject an action. Every custom action is a
+dialogue act (``action_agree`` -> ``agree``); its words come from the
+ReplyGenerator, for the persona named in the message's metadata, with the
+conversation so far taken from the tracker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from bots.personas import Persona
+from bots.replies import ACTS, Message, ReplyError, ReplyGenerator, ReplyRequest
+
+log = logging.getLogger("murmur.bots")
+ACTION_PREFIX = "action_"
+
+PERSONAS = web.AppKey("personas", dict)
+GENERATOR = web.AppKey("generator", ReplyGenerator)
+ACTION_TIMINGS = web.AppKey("action_timings", list)
+
+
+def _reject(action: str, message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message, "action_name": action}, status=status)
+
+
+def conversation_from(tracker: dict[str, Any], persona: str) -> tuple[Message, ...]:
+    """The user's and the bot's messages, in order, from the tracker's events."""
+    messages = []
+    for event in tracker.get("events") or []:
+        text = event.get("text")
+        if not text:
+            continue
+        if event.get("event") == "user":
+            messages.append(Message("user", text))
+        elif event.get("event") == "bot":
+            messages.append(Message(persona, text))
+    return tuple(messages)
+
+
+async def handle_action(request: web.Request) -> web.Response:
+    try:
+        payload = await request.json()
+    except ValueError:
+        return _reject("", "body: not valid JSON; Rasa sends {next_action, sender_id, tracker, domain}")
+    if not isinstance(payload, dict):
+        return _reject("", "body: must be a JSON object")
+    action = payload.get("next_action")
+    tracker = payload.get("tracker")
+    if not isinstance(action, str) or not isinstance(tracker, dict):
+        return _reject(str(action or ""), "next_action and tracker are required")
+    act = action.removeprefix(ACTION_PREFIX)
+    if not action.startswith(ACTION_PREFIX) or act not in ACTS:
+        return _reject(action, f"no such action; murmur serves {', '.join(ACTION_PREFIX + a for a in ACTS)}")
+    metadata = (tracker.get("latest_message") or {}).get("metadata") or {}
+    persona: Persona | None = request.app[PERSONAS].get(metadata.get("persona"))
+    if persona is None:
+        return _reject(action, f"metadata.persona: unknown persona {metadata.get('persona')!r}")
+    started = time.perf_counter()
+    try:
+        reply = await request.app[GENERATOR].write(ReplyRequest(
+            persona=persona, act=act, conversation=conversation_from(tracker, persona.name),
+            conversation_id=str(metadata.get("conversation") or payload.get("sender_id")),
+            thread_title=metadata.get("thread_title"), thread_id=metadata.get("thread_id")))
+    except ReplyError as exc:
+        log.warning("action %s for %s failed: %s", action, persona.name, exc)
+        return _reject(action, str(exc), status=500)
+    request.app[ACTION_TIMINGS].append(time.perf_counter() - started)
+    custom = {"act": reply.act, "sources": list(reply.sources)}
+    responses = [{"text": reply.text, "custom": custom}] if reply.text else [{"custom": custom}]
+    return web.json_response({"events": [], "responses": responses})
+
+
+def add_action_server(app: web.Application, personas: dict[str, Persona], generator: ReplyGenerator) -> None:
+    """Serve the custom actions at POST /webhook on this app."""
+    app[PERSONAS] = personas
+    app[GENERATOR] = generator
+    app[ACTION_TIMINGS] = []
+    app.router.add_post("/webhook", handle_action)

@@ -1,0 +1,149 @@
+"""Chatting with one persona over a web socket, and the chat page.
+
+``/ws/chat?persona=NAME``: the client sends ``{"text": ...}``; the server may
+send ``{"typing": true}`` first, then ``{"from": persona, "text": ..., "act": ...}``.
+Bad frames (not JSON, no text, too long, binary) get ``{"error": ...}`` and
+the connection stays open; a client sending faster than the limit is told
+so; a client that leaves mid-reply cancels its turn. The same app serves
+Rasa's custom actions at ``/webhook``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bots.actions import add_action_server
+from bots.dialogue import DialogueEngine, DialogueError
+from bots.personas import Persona
+from bots.replies import ReplyGenerator
+from conversations.errors import RateLimited
+from conversations.ratelimit import RateLimiter
+from murmur.config import ChatSettings
+
+log = logging.getLogger("murmur.chat")
+HERE = Path(__file__).parent
+
+
+@dataclass
+class EngineSlot:
+    """The DialogueEngine, set once the Rasa server (which needs this app's URL for its actions) is up."""
+
+    engine: DialogueEngine | None = None
+
+
+CHAT = web.AppKey("chat_settings", ChatSettings)
+CHAT_PERSONAS = web.AppKey("chat_personas", dict)
+ENGINE = web.AppKey("engine", EngineSlot)
+CHAT_SOCKETS = web.AppKey("chat_sockets", weakref.WeakSet)
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(HERE / "static" / "chat.html")
+
+
+async def list_personas(request: web.Request) -> web.Response:
+    personas: dict[str, Persona] = request.app[CHAT_PERSONAS]
+    return web.json_response({"personas": [{"name": p.name, "display_name": p.shown_name, "bio": p.bio,
+                                            "interests": list(p.interests)} for p in personas.values()]})
+
+
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    personas: dict[str, Persona] = request.app[CHAT_PERSONAS]
+    name = request.query.get("persona", "")
+    persona = personas.get(name)
+    if persona is None:
+        return web.json_response({"error": f"persona: unknown persona {name!r}; known: {', '.join(sorted(personas))}"},
+                                 status=404)
+    settings = request.app[CHAT]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=settings.max_frame_bytes)
+    await ws.prepare(request)
+    request.app[CHAT_SOCKETS].add(ws)
+    limiter = RateLimiter(settings.messages_per_minute, settings.message_burst)
+    conversation = uuid.uuid4().hex
+    turn: asyncio.Task | None = None
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.BINARY:
+                await ws.send_json({"error": "binary frames are not accepted; send JSON text like {\"text\": \"hi\"}"})
+                continue
+            if message.type != WSMsgType.TEXT:
+                break
+            text = _read_frame(message.data, settings.max_chars)
+            if isinstance(text, dict):
+                await ws.send_json(text)
+                continue
+            try:
+                limiter.take(conversation)
+            except RateLimited as exc:
+                await ws.send_json({"error": f"too many messages; {exc}"})
+                continue
+            if turn is not None and not turn.done():
+                await ws.send_json({"error": "still answering your previous message; wait for the reply"})
+                continue
+            turn = asyncio.create_task(_answer(request.app, ws, persona, conversation, text))
+    finally:
+        if turn is not None and not turn.done():
+            turn.cancel()  # the client left mid-reply: stop working for it
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn
+    return ws
+
+
+def _read_frame(data: str, max_chars: int) -> str | dict:
+    """The text of a frame, or an error frame to send back."""
+    try:
+        frame = json.loads(data)
+    except json.JSONDecodeError:
+        return {"error": "not JSON; send {\"text\": \"your message\"}"}
+    if not isinstance(frame, dict) or "text" not in frame:
+        return {"error": "text: missing; send {\"text\": \"your message\"}"}
+    text = frame["text"]
+    if not isinstance(text, str) or not text.strip():
+        return {"error": "text: must be a non-empty string"}
+    if len(text) > max_chars:
+        return {"error": f"text: {len(text)} characters is over the limit of {max_chars}; send less"}
+    return text.strip()
+
+
+async def _answer(app: web.Application, ws: web.WebSocketResponse, persona: Persona, conversation: str, text: str) -> None:
+    await ws.send_json({"typing": True})
+    engine = app[ENGINE].engine
+    if engine is None:
+        await ws.send_json({"error": "the dialogue engine is still starting; try again in a moment"})
+        return
+    try:
+        turn = await engine.respond(persona, conversation, text)
+    except DialogueError as exc:
+        log.warning("chat turn for %s failed: %s", persona.name, exc)
+        await ws.send_json({"error": f"the bot could not answer: {exc}"})
+        return
+    if not ws.closed:
+        await ws.send_json({"from": persona.name, "text": turn.text, "act": turn.act})
+
+
+def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], generator: ReplyGenerator) -> web.Application:
+    app = web.Application()
+    app[CHAT] = settings
+    app[CHAT_PERSONAS] = personas
+    app[ENGINE] = EngineSlot()
+    app[CHAT_SOCKETS] = weakref.WeakSet()
+
+    async def close_sockets(app: web.Application) -> None:
+        for ws in list(app[CHAT_SOCKETS]):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"chat shutting down")
+
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/", chat_page)
+    app.router.add_get("/api/personas", list_personas)
+    app.router.add_get("/ws/chat", chat_socket)
+    add_action_server(app, personas, generator)
+    return app

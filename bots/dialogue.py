@@ -1,0 +1,105 @@
+"""DialogueEngine: a persona's side of a conversation, decided by the Rasa server.
+
+Each (persona, conversation) pair is its own Rasa conversation (sender id
+``persona:conversation``). Before each message the persona's stance toward
+it is set as the ``stance`` slot, so Rasa's policies choose between agreeing,
+disagreeing and asking; Rasa then calls murmur's action server, which writes
+the words. Calls are bounded: one Rasa server runs turns one at a time, so
+more concurrency only queues inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from bots.personas import Persona
+from index.embedder import Embedder
+from murmur.errors import MurmurError
+
+STANCE_THRESHOLD = 0.45
+
+
+class DialogueError(MurmurError):
+    """The Rasa server failed or could not be reached."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    act: str
+    text: str
+    sources: tuple[int, ...]
+    seconds: float
+
+
+class StanceReader:
+    """Whether a message touches one of the persona's stances, and which way the persona leans."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def stance(self, persona: Persona, text: str) -> str:
+        if not persona.stance or not text.strip():
+            return "neutral"
+        topics = self.embedder.embed([s.topic for s in persona.stance])
+        similarities = topics @ self.embedder.embed_one(text)
+        best = int(np.argmax(similarities))
+        if similarities[best] < STANCE_THRESHOLD:
+            return "neutral"
+        return "agree" if persona.stance[best].position == "for" else "disagree"
+
+
+class DialogueEngine:
+    def __init__(self, rasa_url: str, stance: StanceReader, *, concurrency: int = 4, timeout_s: float = 60.0,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        self.rasa_url = rasa_url.rstrip("/")
+        self.stance = stance
+        self._limit = asyncio.Semaphore(concurrency)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._own_session = session is None
+        self._session = session
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def _post(self, path: str, payload: Any) -> Any:
+        try:
+            async with self._http().post(self.rasa_url + path, json=payload) as response:
+                if response.status >= 400:
+                    raise DialogueError(f"rasa at {self.rasa_url} answered {response.status} to {path}: "
+                                        f"{(await response.text())[:300]}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise DialogueError(f"rasa at {self.rasa_url} is unreachable ({exc!r}); start it with `murmur train` and "
+                                "a chat or swarm command, or set rasa.url in config.yml") from None
+
+    async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
+                      thread_id: int | None = None) -> Turn:
+        """The persona's next turn after ``text``: Rasa picks the act, the action server writes the words."""
+        sender = f"{persona.name}:{conversation_id}"
+        stance = await asyncio.to_thread(self.stance.stance, persona, text)
+        metadata = {"persona": persona.name, "conversation": conversation_id, "thread_title": thread_title,
+                    "thread_id": thread_id}
+        started = time.perf_counter()
+        async with self._limit:
+            await self._post(f"/conversations/{sender}/tracker/events",
+                             [{"event": "slot", "name": "stance", "value": stance}])
+            messages = await self._post("/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+        texts = [m["text"] for m in messages if m.get("text")]
+        custom = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), None)
+        if custom is None:
+            raise DialogueError(f"rasa at {self.rasa_url} ran no murmur action for {sender}; "
+                                "is its action endpoint pointing at murmur's /webhook?")
+        return Turn(custom.get("act", "unknown"), "\n".join(texts), tuple(custom.get("sources") or ()),
+                    time.perf_counter() - started)
