@@ -194,7 +194,8 @@ class ThreadIndex:
         """Write index, id map, model and dimensions to one file, atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.compact()
+        if self.kind == "flat":
+            self.compact()  # cheap for flat; an HNSW index keeps its dead labels (they are derived again on load)
         labels = np.fromiter(self._thread_of, dtype=np.int64, count=len(self._thread_of))
         threads = np.fromiter(self._thread_of.values(), dtype=np.int64, count=len(self._thread_of))
         index_bytes = faiss.serialize_index(self._index)
@@ -247,6 +248,8 @@ class ThreadIndex:
             faiss.downcast_index(index._index.index).hnsw.efSearch = index.ef_search
         index._thread_of = dict(zip(labels.tolist(), threads.tolist()))
         index._label_of = {t: l for l, t in index._thread_of.items()}
-        if index._index.ntotal != len(index._thread_of):
+        stored = set(faiss.vector_to_array(index._index.id_map).tolist())
+        if not set(index._thread_of) <= stored:
             raise IndexFileError(f"{path}: id map and index disagree; {REBUILD_HINT}")
+        index._dead = stored - set(index._thread_of)
         return index
