@@ -44,6 +44,8 @@ CHAT = web.AppKey("chat_settings", ChatSettings)
 CHAT_PERSONAS = web.AppKey("chat_personas", dict)
 ENGINE = web.AppKey("engine", EngineSlot)
 CHAT_SOCKETS = web.AppKey("chat_sockets", weakref.WeakSet)
+TURNS = web.AppKey("turns", set)  # replies being worked on now
+CANCELLED = web.AppKey("cancelled", list)  # one entry per turn dropped because its client left
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
@@ -90,9 +92,12 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 await ws.send_json({"error": "still answering your previous message; wait for the reply"})
                 continue
             turn = asyncio.create_task(_answer(request.app, ws, persona, conversation, text))
+            request.app[TURNS].add(turn)
+            turn.add_done_callback(request.app[TURNS].discard)
     finally:
         if turn is not None and not turn.done():
             turn.cancel()  # the client left mid-reply: stop working for it
+            request.app[CANCELLED].append(conversation)
             with contextlib.suppress(asyncio.CancelledError):
                 await turn
     return ws
@@ -136,6 +141,8 @@ def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], genera
     app[CHAT_PERSONAS] = personas
     app[ENGINE] = EngineSlot()
     app[CHAT_SOCKETS] = weakref.WeakSet()
+    app[TURNS] = set()
+    app[CANCELLED] = []
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(app[CHAT_SOCKETS]):

@@ -92,10 +92,11 @@ def demo(ctx: click.Context, port: int | None, db: Path, duration: float | None)
     asyncio.run(run_demo(_settings(ctx), db=db, port=port, duration=duration))
 
 
-from murmur.index_commands import index, match  # noqa: E402  (commands live in their own module)
+from murmur.bots_commands import chat, train  # noqa: E402  (commands live in their own modules)
+from murmur.index_commands import index, match  # noqa: E402
 
-cli.add_command(index)
-cli.add_command(match)
+for _command in (index, match, train, chat):
+    cli.add_command(_command)
 
 
 def main() -> None:

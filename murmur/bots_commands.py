@@ -1,0 +1,101 @@
+"""``murmur train`` and ``murmur chat``: the Rasa model, and chatting with a persona."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import click
+from aiohttp import web
+
+from murmur.config import Settings
+from murmur.errors import MurmurError
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(dict)["settings"]
+
+
+def train_shared_model(settings: Settings, force: bool = False):
+    """Train the bots' Rasa model from bots/rasa and config.yml, unless an identical one exists."""
+    from bots.training import RASA_DIR, rasa_bin_in, train_model
+
+    return train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
+                       rasa_bin=rasa_bin_in(settings.rasa.venv), force=force, note=click.echo)
+
+
+@click.command(short_help="Train the bots' Rasa model (skipped when unchanged).")
+@click.option("--force", is_flag=True, help="train even if an identical model exists")
+@click.pass_context
+def train(ctx: click.Context, force: bool) -> None:
+    """Train the shared Rasa model from bots/rasa/ and the rasa section of config.yml."""
+    result = train_shared_model(_settings(ctx), force)
+    if result.trained:
+        click.echo(f"trained {result.model_path} in {result.seconds:.0f} s")
+    else:
+        click.echo(f"up to date: {result.model_path} (inputs unchanged; --force retrains)")
+
+
+@click.command(short_help="Chat with a persona over a web socket.")
+@click.option("--persona", default=None, help="persona to open the page with (any can be picked there)")
+@click.option("--port", type=int, default=None, help="port (default: chat.port, 8766)")
+@click.option("--for", "duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+@click.pass_context
+def chat(ctx: click.Context, persona: str | None, port: int | None, duration: float | None) -> None:
+    """Serve the chat page and /ws/chat?persona=NAME, with Rasa choosing each reply's act."""
+    asyncio.run(serve_chat(_settings(ctx), persona=persona, port=port, duration=duration))
+
+
+async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None) -> None:
+    from bots.chat import ENGINE, create_chat_app
+    from bots.dialogue import DialogueEngine, StanceReader
+    from bots.rasa_server import RasaServer
+    from bots.runtime import library_for, personas_by_name, reply_generator
+    from bots.training import rasa_bin_in
+    from index.build import open_embedder
+
+    personas = personas_by_name(settings)
+    if persona is not None and persona not in personas:
+        raise MurmurError(f"--persona: unknown persona {persona!r}; known: {', '.join(sorted(personas))}")
+    embedder = open_embedder(settings.index)
+    click.echo("loading the text library the replies draw on ...")
+    library = await asyncio.to_thread(library_for, settings, embedder)
+    app = create_chat_app(settings.chat, personas, reply_generator(settings, library))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    host, port = settings.chat.host, settings.chat.port if port is None else port
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        if settings.rasa.url:
+            server = RasaServer.external(settings.rasa.url)
+        else:
+            model = await asyncio.to_thread(train_shared_model, settings)
+            click.echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
+            server = RasaServer(model.model_path, action_url=f"http://{host}:{port}/webhook",
+                                rasa_bin=rasa_bin_in(settings.rasa.venv), ready_timeout_s=settings.rasa.start_timeout_s)
+        async with server:
+            engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
+            app[ENGINE].engine = engine
+            page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")
+            click.echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Ctrl-C stops)")
+            await _wait(duration)
+            await engine.close()
+    finally:
+        await runner.cleanup()
+
+
+async def _wait(duration: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), duration)
