@@ -5,9 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup demo test browser clean
+# The Rasa server runs in its own Python 3.10 environment (Rasa 3.6 declares Python <3.11).
+# On these machines python3.10 is a pyenv shim: PYENV_VERSION picks the release. Override either.
+RASA_PYTHON ?= python3.10
+RASA_PYENV_VERSION ?= 3.10.13
+RASA_VENV := .venv-rasa
+RASA_STAMP := $(RASA_VENV)/.installed
+RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-setup: $(STAMP)
+.PHONY: setup demo test browser clean $(RASA_VENV)
+
+setup: $(STAMP) $(RASA_VENV)
 
 # Reinstall only when the project's declared dependencies change.
 $(STAMP): pyproject.toml
@@ -15,6 +23,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Every package pinned (a pip freeze), so the install is the same everywhere; ~2.5 min and ~2.7 GB the first time.
+$(RASA_VENV): $(RASA_STAMP)
+
+$(RASA_STAMP): $(RASA_REQUIREMENTS)
+	test -x $(RASA_VENV)/bin/python || PYENV_VERSION=$(RASA_PYENV_VERSION) $(RASA_PYTHON) -m venv $(RASA_VENV)
+	@$(RASA_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' || { \
+	  echo "$(RASA_VENV) is not Python 3.10 (Rasa 3.6 needs it): rm -r $(RASA_VENV) and set RASA_PYTHON to a python3.10"; exit 1; }
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install --quiet -r $(RASA_REQUIREMENTS)
+	$(RASA_VENV)/bin/python -m pip check
+	touch $(RASA_STAMP)
 
 # The browser tests drive Debian's chromium (Playwright's own browser download cannot reach the network here).
 browser:
@@ -30,4 +50,4 @@ test: setup browser
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(RASA_VENV) .pytest_cache build *.egg-info

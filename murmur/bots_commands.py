@@ -22,7 +22,7 @@ def train_shared_model(settings: Settings, force: bool = False):
     from bots.training import RASA_DIR, rasa_bin_in, train_model
 
     return train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
-                       rasa_bin=rasa_bin_in(settings.rasa.venv), force=force, note=click.echo)
+                       rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=click.echo)
 
 
 @click.command(short_help="Train the bots' Rasa model (skipped when unchanged).")
@@ -79,7 +79,8 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
             model = await asyncio.to_thread(train_shared_model, settings)
             click.echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
             server = RasaServer(model.model_path, action_url=f"http://{host}:{port}/webhook",
-                                rasa_bin=rasa_bin_in(settings.rasa.venv), ready_timeout_s=settings.rasa.start_timeout_s)
+                                rasa_bin=rasa_bin_in(settings.rasa.venv_path()), log_path=settings.rasa.model_dir / "rasa-server.log",
+                                ready_timeout_s=settings.rasa.start_timeout_s)
         async with server:
             engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine

@@ -116,7 +116,14 @@ class RasaSettings(_Section):
     """The Rasa dialogue server murmur trains and runs."""
 
     url: str | None = Field(None, description="a Rasa server you run yourself; empty: murmur starts its own")
-    venv: Path = Path(".venv-rasa")
+    venv: Path | None = Field(None, description="Rasa's virtual environment; empty means .venv-rasa in the project")
+
+    def venv_path(self) -> Path:
+        if self.venv is not None:
+            return self.venv
+        from bots.training import DEFAULT_VENV
+
+        return DEFAULT_VENV
     model_dir: Path = Path("var/rasa-models")
     epochs: int = Field(30, ge=1, le=500)
     start_timeout_s: float = Field(180.0, gt=0)

@@ -92,3 +92,12 @@ def test_a_busy_port_is_one_line(tmp_path):
         result = CliRunner().invoke(cli, ["forum", "--port", str(port), "--db", str(tmp_path / "f.db")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_train_and_chat_explain_what_is_missing(tmp_path):
+    config = tmp_path / "c.yml"
+    config.write_text(f"rasa:\n  venv: {tmp_path / 'no-venv'}\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "train"])
+    assert result.exit_code == 1 and "make setup" in result.output and "Traceback" not in result.output
+    chat = CliRunner().invoke(cli, ["--config", str(config), "chat", "--persona", "nobody"])
+    assert chat.exit_code == 1 and "unknown persona 'nobody'" in chat.output

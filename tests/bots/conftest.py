@@ -1,0 +1,90 @@
+"""Rasa fixtures: one model trained per test session, one Rasa server started for it.
+
+Training (~1 min) and starting the server (~30 s) are paid once, by the first test that asks
+for them, and only by tests that do. The server's custom actions go to a stub action server
+that records what Rasa asked for and answers with the action's name; a test can answer
+otherwise (e.g. forward to murmur's own action handler) with ``with action_stub.responding(fn):``
+and so reuse the same Rasa server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from bots.rasa_server import RasaServer
+from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
+
+RASA_BIN = rasa_bin_in(DEFAULT_VENV)
+TEST_EPOCHS = 30    # murmur's default (rasa.epochs); held-out accuracy is tested at this length
+
+
+def echo_action(payload: dict[str, Any]) -> dict[str, Any]:
+    """The action-server answer a stub gives: the action's name as text, and no events."""
+    return {"events": [], "responses": [{"text": payload["next_action"]}]}
+
+
+@dataclass
+class ActionStub:
+    """An action server on a free loopback port: records every call, answers with ``respond``."""
+
+    url: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    respond: Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]] = echo_action
+
+    def actions_for(self, sender: str) -> list[str]:
+        return [c["next_action"] for c in self.calls if c.get("sender_id") == sender]
+
+    @contextlib.contextmanager
+    def responding(self, respond: Callable[[dict[str, Any]], Any]) -> Iterator[ActionStub]:
+        """Answer with ``respond`` inside the block, and as before after it."""
+        previous, self.respond = self.respond, respond
+        try:
+            yield self
+        finally:
+            self.respond = previous
+
+
+@pytest.fixture(scope="session")
+def rasa_model(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """The project's model, trained once per session into a temporary folder."""
+    return train_model(RASA_DIR, tmp_path_factory.mktemp("rasa-models"), epochs=TEST_EPOCHS, rasa_bin=RASA_BIN)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def action_stub() -> AsyncIterator[ActionStub]:
+    stub = ActionStub()
+
+    async def webhook(request: web.Request) -> web.Response:
+        payload = await request.json()
+        stub.calls.append(payload)
+        answer = stub.respond(payload)
+        if isinstance(answer, Awaitable):
+            answer = await answer
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    stub.url = f"http://127.0.0.1:{port}/webhook"
+    yield stub
+    await runner.cleanup()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def rasa_server(rasa_model: TrainResult, action_stub: ActionStub) -> AsyncIterator[RasaServer]:
+    """``rasa run --enable-api`` with the session's model, its actions going to ``action_stub``."""
+    log_path = rasa_model.model_path.parent / "rasa-server.log"
+    async with RasaServer(rasa_model.model_path, action_url=action_stub.url, rasa_bin=RASA_BIN,
+                          log_path=log_path) as server:
+        yield server

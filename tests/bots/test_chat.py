@@ -1,0 +1,193 @@
+"""Chat with a persona over a web socket: real Rasa server, real trained model, real action server, real model.
+
+The session's Rasa server sends its custom actions to the test action stub (tests/bots/conftest.py);
+here the stub forwards them over HTTP to the chat app's own /webhook, as `murmur chat` wires it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from bots.chat import CANCELLED, ENGINE, TURNS, create_chat_app
+from bots.dialogue import DialogueEngine, StanceReader
+from bots.library import Library
+from bots.personas import load_personas
+from bots.replies import RetrievalGenerator
+from murmur.config import ChatSettings
+from tests.conftest import ROOT
+
+SESSION = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def chat_app(rasa_server, action_stub, embedder):
+    personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
+    settings = ChatSettings(max_chars=500, messages_per_minute=600, message_burst=50)
+    app = create_chat_app(settings, personas, RetrievalGenerator(Library.from_seed(embedder)))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    session = aiohttp.ClientSession()
+
+    async def forward(payload: dict) -> dict:
+        async with session.post(url + "/webhook", json=payload) as response:
+            return await response.json()
+
+    engine = DialogueEngine(rasa_server.url, StanceReader(embedder))
+    app[ENGINE].engine = engine
+    with action_stub.responding(forward):  # only while this module's tests run
+        yield app, url
+    await engine.close()
+    await session.close()
+    await runner.cleanup()
+
+
+async def _say(ws: aiohttp.ClientWebSocketResponse, text: str, timeout: float = 60) -> dict:
+    """Send a message; return the persona's answer (after the optional typing frame)."""
+    await ws.send_json({"text": text})
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await ws.receive_json()
+            if not frame.get("typing"):
+                return frame
+
+
+@SESSION
+async def test_a_conversation_over_the_socket(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=espresso-nerd") as ws:
+        await ws.send_json({"text": "hi there!"})
+        assert await ws.receive_json() == {"typing": True}
+        greeting = await ws.receive_json()
+        assert greeting["from"] == "espresso-nerd" and greeting["act"] == "greet" and greeting["text"]
+        answer = await _say(ws, "How do I stop my espresso shots from tasting sour?")
+        assert answer["act"] == "answer" and answer["text"] and answer["text"] != greeting["text"]
+        thanks = await _say(ws, "thanks a lot, that helps")
+        assert thanks["act"] == "welcome"
+
+
+@SESSION
+@pytest.mark.parametrize("question", ["are you a bot?", "Am I talking to a real person right now?", "wait, is this an AI?"])
+async def test_asked_sincerely_a_persona_says_it_is_a_bot(chat_app, question):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=trail-miles") as ws:
+        reply = await _say(ws, question)
+    assert reply["act"] == "disclose"
+    assert "bot" in reply["text"].lower() and "not a person" in reply["text"].lower()
+
+
+@SESSION
+async def test_bad_frames_get_an_error_and_the_connection_stays_open(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:
+        for frame, words in [("not json", "not JSON"), (json.dumps({"txt": "hi"}), "text: missing"),
+                             (json.dumps({"text": 5}), "non-empty string"), (json.dumps({"text": "  "}), "non-empty string"),
+                             (json.dumps({"text": "x" * 501}), "over the limit of 500"), (json.dumps([1]), "text: missing")]:
+            await ws.send_str(frame)
+            error = await ws.receive_json()
+            assert words in error["error"], (frame, error)
+        await ws.send_bytes(b"\x00\x01")
+        assert "binary" in (await ws.receive_json())["error"]
+        assert not ws.closed
+        reply = await _say(ws, "hello!")  # still usable
+        assert reply["from"] == "stargazer"
+
+
+@SESSION
+async def test_unknown_persona_is_refused_before_the_upgrade(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.get(url + "/ws/chat?persona=nobody") as response:
+        assert response.status == 404
+        assert "unknown persona 'nobody'" in (await response.json())["error"]
+
+
+@SESSION
+async def test_floods_are_rate_limited(rasa_server, embedder):
+    personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
+    app = create_chat_app(ChatSettings(messages_per_minute=1, message_burst=2), personas,
+                          RetrievalGenerator(Library.from_seed(embedder)))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:
+            errors = []
+            for i in range(4):
+                await ws.send_json({"text": f"message {i}"})
+            async with asyncio.timeout(10):
+                while len(errors) < 2:
+                    frame = await ws.receive_json()
+                    if "error" in frame and "too many" in frame["error"]:
+                        errors.append(frame)
+            assert not ws.closed
+    finally:
+        await runner.cleanup()
+
+
+@SESSION
+async def test_fifty_concurrent_clients_are_all_answered(chat_app):
+    _, url = chat_app
+    names = ["espresso-nerd", "sourdough-sam", "city-cyclist", "plant-parent", "stargazer"]
+
+    async def client(i: int, session: aiohttp.ClientSession) -> dict:
+        async with session.ws_connect(f"{url}/ws/chat?persona={names[i % len(names)]}") as ws:
+            return await _say(ws, f"Any tips for a beginner? I'm client number {i}.", timeout=240)
+
+    async with aiohttp.ClientSession() as session:
+        replies = await asyncio.gather(*(client(i, session) for i in range(50)))
+    assert all(r.get("text") and r["from"] == names[i % len(names)] for i, r in enumerate(replies))
+
+
+@SESSION
+async def test_a_client_that_leaves_mid_reply_costs_nothing(chat_app):
+    app, url = chat_app
+    cancelled_before = len(app[CANCELLED])
+    async with aiohttp.ClientSession() as session:
+        for _ in range(5):
+            ws = await session.ws_connect(url + "/ws/chat?persona=hop-chaser")
+            await ws.send_json({"text": "What hops should I use for a hazy IPA?"})
+            assert await ws.receive_json() == {"typing": True}  # the turn has started
+            await ws.close()  # gone before the reply
+        async with asyncio.timeout(5):  # no turn keeps running for a client that left
+            while app[TURNS]:
+                await asyncio.sleep(0.01)
+        assert len(app[CANCELLED]) - cancelled_before == 5
+        async with session.ws_connect(url + "/ws/chat?persona=hop-chaser") as ws:
+            reply = await _say(ws, "hello")
+    assert reply["from"] == "hop-chaser"
+
+
+@SESSION
+@pytest.mark.browser
+async def test_the_chat_page_in_a_real_browser(chat_app):
+    from playwright.async_api import async_playwright
+
+    _, url = chat_app
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/?persona=plant-parent")
+            await page.wait_for_selector('body[data-connected="1"]', timeout=10_000)
+            assert await page.input_value("#persona") == "plant-parent"
+            await page.fill("#text", "are you a bot?")
+            await page.click("#send button")
+            reply = page.locator("#log li.bot").first
+            await reply.wait_for(timeout=60_000)
+            assert "bot" in (await reply.inner_text()).lower()
+            assert await page.locator("#log li.me").inner_text() == "are you a bot?"
+        finally:
+            await browser.close()
