@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +25,7 @@ ACTION_PREFIX = "action_"
 
 PERSONAS = web.AppKey("personas", dict)
 GENERATOR = web.AppKey("generator", ReplyGenerator)
-ACTION_TIMINGS = web.AppKey("action_timings", list)
+ACTION_TIMINGS = web.AppKey("action_timings", deque)  # the latest generation times, for benchmarks
 
 
 def _reject(action: str, message: str, status: int = 400) -> web.Response:
@@ -82,5 +83,5 @@ def add_action_server(app: web.Application, personas: dict[str, Persona], genera
     """Serve the custom actions at POST /webhook on this app."""
     app[PERSONAS] = personas
     app[GENERATOR] = generator
-    app[ACTION_TIMINGS] = []
+    app[ACTION_TIMINGS] = deque(maxlen=100_000)
     app.router.add_post("/webhook", handle_action)

@@ -16,6 +16,7 @@ import json
 import logging
 import uuid
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ CHAT_PERSONAS = web.AppKey("chat_personas", dict)
 ENGINE = web.AppKey("engine", EngineSlot)
 CHAT_SOCKETS = web.AppKey("chat_sockets", weakref.WeakSet)
 TURNS = web.AppKey("turns", set)  # replies being worked on now
-CANCELLED = web.AppKey("cancelled", list)  # one entry per turn dropped because its client left
+CANCELLED = web.AppKey("cancelled", deque)  # the latest turns dropped because their client left
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
@@ -142,7 +143,7 @@ def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], genera
     app[ENGINE] = EngineSlot()
     app[CHAT_SOCKETS] = weakref.WeakSet()
     app[TURNS] = set()
-    app[CANCELLED] = []
+    app[CANCELLED] = deque(maxlen=1000)
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(app[CHAT_SOCKETS]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections import defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -157,6 +157,26 @@ class _Memory:
     passages: set[str] = field(default_factory=set)
 
 
+class ConversationMemory(OrderedDict):
+    """What each (persona, conversation) has said; the least recently used conversations are forgotten past a bound."""
+
+    def __init__(self, factory: type, limit: int = 10_000) -> None:
+        super().__init__()
+        self._factory = factory
+        self._limit = limit
+
+    def __missing__(self, key: tuple[str, str]):
+        value = self[key] = self._factory()
+        while len(self) > self._limit:
+            self.popitem(last=False)
+        return value
+
+    def __getitem__(self, key: tuple[str, str]):
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+
 class RetrievalGenerator:
     """Offline replies from real human text, framed in the persona's voice."""
 
@@ -165,7 +185,7 @@ class RetrievalGenerator:
     def __init__(self, library: Library, seed: int = 0) -> None:
         self.library = library
         self.seed = seed
-        self._memory: dict[tuple[str, str], _Memory] = defaultdict(_Memory)
+        self._memory = ConversationMemory(_Memory)
 
     async def write(self, request: ReplyRequest) -> Reply:
         return await asyncio.to_thread(self._write, request)
@@ -260,7 +280,7 @@ class LLMGenerator:
         self.retries = retries
         self.api_key = api_key
         self._session = session
-        self._previous: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._previous = ConversationMemory(set)
 
     async def write(self, request: ReplyRequest) -> Reply:
         persona, act = request.persona, request.act

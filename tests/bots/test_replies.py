@@ -143,3 +143,14 @@ async def test_llm_backend_unreachable_is_a_clear_error(personas):
     generator = LLMGenerator(url, "m", timeout_s=2, retries=1)
     with pytest.raises(ReplyError, match=r"unreachable after 2 tries.*replies.llm.url"):
         await generator.write(_request(personas["stargazer"], "answer"))
+
+
+def test_conversation_memory_is_bounded_and_least_recently_used_goes_first():
+    from bots.replies import ConversationMemory
+
+    memory = ConversationMemory(set, limit=3)
+    for name in "abc":
+        memory[(name, "c")].add(name)
+    memory[("a", "c")]  # used again: now the most recent
+    memory[("d", "c")].add("d")
+    assert list(memory) == [("c", "c"), ("a", "c"), ("d", "c")] and memory[("a", "c")] == {"a"}
