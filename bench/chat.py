@@ -471,7 +471,7 @@ async def bench(plan: Plan, tmp: Path) -> Results:
                     who = "murmur chat" if path == "murmur" else "Rasa REST"
                     await run_round(talk, result, conversations, f"{who}, {level} client{'s' if level > 1 else ''}")
                     result.cpu = cpu_between(start, cpu_clock(rasa_pgid))
-                    result.actions_s = timings[first:]
+                    result.actions_s = list(timings)[first:]
                     rounds.append(result)
             await engine.close()
             setup = Setup(rasa_version(rasa_bin), trained.model_path.name, trained.seconds if trained.trained else 0.0,
