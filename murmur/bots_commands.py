@@ -71,7 +71,7 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     except OSError as exc:
         await runner.cleanup()
         raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         if settings.rasa.url:
             server = RasaServer.external(settings.rasa.url)

@@ -45,15 +45,19 @@ class RunningForum:
         return self.anonymous.with_token(data["token"])
 
 
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Run an aiohttp app on a free loopback port: its runner (``cleanup()`` stops it) and its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
 async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None) -> RunningForum:
     db = db or tmp_path / "forum.db"
     app = create_app(settings, db=db, admin_token=ADMIN_TOKEN)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}"
+    runner, url = await serve(app)
     anonymous = ForumClient(url)
     return RunningForum(url=url, db=db, app=app, runner=runner, admin=anonymous.with_token(ADMIN_TOKEN), anonymous=anonymous)
 

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bots.rasa_server import RasaServer
 from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
+from tests.conftest import serve
 
 RASA_BIN = rasa_bin_in(DEFAULT_VENV)
 TEST_EPOCHS = 30    # murmur's default (rasa.epochs); held-out accuracy is tested at this length
@@ -71,12 +72,8 @@ async def action_stub() -> AsyncIterator[ActionStub]:
 
     app = web.Application()
     app.router.add_post("/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stub.url = f"http://127.0.0.1:{port}/webhook"
+    runner, url = await serve(app)
+    stub.url = f"{url}/webhook"
     yield stub
     await runner.cleanup()
 

@@ -10,7 +10,7 @@ from bots.actions import add_action_server
 from bots.library import Library
 from bots.personas import load_personas
 from bots.replies import RetrievalGenerator
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serve
 
 
 @pytest.fixture
@@ -18,12 +18,9 @@ async def action_server(embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     app = web.Application()
     add_action_server(app, personas, RetrievalGenerator(Library.from_seed(embedder)))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, url = await serve(app)
     async with aiohttp.ClientSession() as session:
-        yield session, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook"
+        yield session, url + "/webhook"
     await runner.cleanup()
 
 

@@ -12,7 +12,6 @@ import json
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 from bots.chat import CANCELLED, ENGINE, TURNS, create_chat_app
 from bots.dialogue import DialogueEngine, StanceReader
@@ -20,7 +19,7 @@ from bots.library import Library
 from bots.personas import load_personas
 from bots.replies import RetrievalGenerator
 from murmur.config import ChatSettings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serve
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -31,11 +30,7 @@ async def chat_app(rasa_server, action_stub, embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     settings = ChatSettings(max_chars=500, messages_per_minute=600, message_burst=50)
     app = create_chat_app(settings, personas, RetrievalGenerator(Library.from_seed(embedder)))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    runner, url = await serve(app)
     session = aiohttp.ClientSession()
 
     async def forward(payload: dict) -> dict:
@@ -115,11 +110,7 @@ async def test_floods_are_rate_limited(rasa_server, embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     app = create_chat_app(ChatSettings(messages_per_minute=1, message_burst=2), personas,
                           RetrievalGenerator(Library.from_seed(embedder)))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    runner, url = await serve(app)
     try:
         async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:
             errors = []

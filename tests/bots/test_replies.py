@@ -10,7 +10,7 @@ from aiohttp import web
 from bots.library import Library
 from bots.personas import load_personas
 from bots.replies import ACTS, LLMGenerator, Message, ReplyError, ReplyRequest, RetrievalGenerator
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serve
 
 PLACEHOLDER = re.compile(r"\{|\}|<[A-Z_]+>|\[[A-Z_]+\]")
 
@@ -100,11 +100,8 @@ async def _llm_server(replies: list):
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", complete)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", seen
+    runner, url = await serve(app)
+    return runner, url, seen
 
 
 async def test_llm_backend_speaks_the_protocol_and_retries(personas):
