@@ -8,15 +8,15 @@ project's seed threads.
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from conversations.importers import SEED_THREADS
+from conversations.importers.jsonl import read_files
+from index.build import connect_forum, forum_threads
 from index.documents import ThreadText, thread_vectors
 from index.embedder import Embedder
 from index.threads import ThreadIndex
@@ -59,20 +59,16 @@ class Library:
 
     @classmethod
     def from_seed(cls, embedder: Embedder, path: Path = SEED_THREADS) -> "Library":
-        threads = {}
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            record = json.loads(line)
-            threads[number] = (record["title"], [p["body"] for p in record["posts"]])
+        threads = {number: (t.title, [p.body for p in t.posts]) for number, t in enumerate(read_files([path]), 1)}
         return cls(embedder, threads)
 
     @classmethod
     def from_forum(cls, embedder: Embedder, db: Path, max_posts: int = 12) -> "Library":
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            threads: dict[int, tuple[str, list[str]]] = {}
-            for thread_id, title in conn.execute("SELECT id, title FROM threads ORDER BY id"):
-                posts = [b for (b,) in conn.execute(
-                    "SELECT body FROM posts WHERE thread_id = ? ORDER BY created_at, id LIMIT ?", (thread_id, max_posts))]
-                threads[thread_id] = (title, posts)
+        conn = connect_forum(db)
+        try:
+            threads = {t.thread_id: (t.title, [t.opening, *t.replies]) for t in forum_threads(conn, max_posts=max_posts)}
+        finally:
+            conn.close()
         return cls(embedder, threads)
 
     def passages_for(self, query: str, *, threads: int = 3, exclude_thread: int | None = None) -> list[Passage]:

@@ -34,7 +34,7 @@ def load_index(settings: IndexSettings, embedder: Embedder) -> ThreadIndex:
     return ThreadIndex.load(settings.path, model_id=embedder.model_id, dims=embedder.dims)
 
 
-def _connect(db: Path) -> sqlite3.Connection:
+def connect_forum(db: Path) -> sqlite3.Connection:
     if not Path(db).exists():
         raise IndexFileError(f"{db}: no forum database here; run `murmur forum` or `murmur import` first, or pass --db")
     try:
@@ -45,22 +45,23 @@ def _connect(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def forum_threads(conn: sqlite3.Connection, thread_ids: list[int] | None = None) -> Iterator[ThreadText]:
-    """Each thread's title, opening post and first replies, as the index embeds them."""
+def forum_threads(conn: sqlite3.Connection, thread_ids: list[int] | None = None, *,
+                  max_posts: int = MAX_REPLIES + 1) -> Iterator[ThreadText]:
+    """Each thread's title, opening post and first replies (as the index embeds them, by default)."""
     ids = thread_ids if thread_ids is not None else [r[0] for r in conn.execute("SELECT id FROM threads ORDER BY id")]
     for thread_id in ids:
         row = conn.execute("SELECT title FROM threads WHERE id = ?", (thread_id,)).fetchone()
         if row is None:
             raise UnknownThread(f"thread {thread_id} is not in the forum database")
         bodies = [b for (b,) in conn.execute(
-            "SELECT body FROM posts WHERE thread_id = ? ORDER BY created_at, id LIMIT ?", (thread_id, MAX_REPLIES + 1))]
+            "SELECT body FROM posts WHERE thread_id = ? ORDER BY created_at, id LIMIT ?", (thread_id, max_posts))]
         yield ThreadText(thread_id, row[0], bodies[0] if bodies else "", tuple(bodies[1:]))
 
 
 def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
                      progress: Callable[[int], None] | None = None) -> ThreadIndex:
     """Embed every thread of the forum database into a new index (not yet saved)."""
-    conn = _connect(db)
+    conn = connect_forum(db)
     try:
         index = new_index(settings, embedder)
         index.last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
@@ -78,7 +79,7 @@ def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
 
 
 def count_threads(db: Path) -> int:
-    conn = _connect(db)
+    conn = connect_forum(db)
     try:
         return conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     finally:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 
 import click
-from aiohttp import web
 
 from murmur.config import Settings
 from murmur.errors import MurmurError
+from murmur.serving import start_site, wait_for_stop
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -62,16 +60,8 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     click.echo("loading the text library the replies draw on ...")
     library = await asyncio.to_thread(library_for, settings, embedder)
     app = create_chat_app(settings.chat, personas, reply_generator(settings, library))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    host, port = settings.chat.host, settings.chat.port if port is None else port
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
-    port = runner.addresses[0][1]
+    host = settings.chat.host
+    runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
         if settings.rasa.url:
             server = RasaServer.external(settings.rasa.url)
@@ -86,17 +76,8 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
             app[ENGINE].engine = engine
             page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")
             click.echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Ctrl-C stops)")
-            await _wait(duration)
+            await wait_for_stop(duration)
             await engine.close()
     finally:
         await runner.cleanup()
 
-
-async def _wait(duration: float | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), duration)

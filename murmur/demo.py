@@ -8,19 +8,16 @@ and the forum served on loopback. The swarm joins it once the bots exist.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import sqlite3
 from pathlib import Path
 
 import click
-from aiohttp import web
 
 from conversations.importers import SEED_THREADS
 from conversations.server import create_app
 from murmur.config import Settings
-from murmur.errors import MurmurError
 from murmur.loading import import_path
+from murmur.serving import start_site, wait_for_stop
 
 
 async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: float | None) -> None:
@@ -32,39 +29,23 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: 
     await asyncio.to_thread(_show_matches, settings, db)
     host = settings.forum.host
     port = settings.forum.port if port is None else port
-    app = create_app(settings, db=db)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise MurmurError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    runner, port = await start_site(create_app(settings, db=db), host, port)
     click.echo(f"3/4 the forum is live at http://{host}:{port}/ (API: /api/threads, events: /api/events)")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     click.echo("4/4 serving" + (f" for {duration:g} s" if duration else "; Ctrl-C stops"))
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), duration)
+    await wait_for_stop(duration)
     await runner.cleanup()
     click.echo("demo stopped; the forum database stays in " + str(db))
 
 
 def _show_matches(settings: Settings, db: Path) -> None:
     """Build the index over the demo forum and say who ought to be in its newest threads, and why."""
-    from tqdm import tqdm
-
-    from index.build import build_from_forum, count_threads, open_embedder
+    from index.build import open_embedder
     from index.matching import Matcher
     from index.personas import load_profiles
+    from murmur.index_commands import build_and_save
 
     embedder = open_embedder(settings.index)
-    with tqdm(total=count_threads(db), unit="thread", desc="    embedding", dynamic_ncols=True) as bar:
-        index = build_from_forum(db, settings.index, embedder, progress=bar.update)
-    index.save(settings.index.path)
+    index = build_and_save(settings, db, embedder, desc="    embedding")
     matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_path()))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 5").fetchall()

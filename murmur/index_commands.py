@@ -30,6 +30,16 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
+def build_and_save(settings: Settings, db: Path, embedder, desc: str = "embedding threads"):
+    """Embed every thread of the forum database (with a progress bar) and save the index to index.path."""
+    from index.build import build_from_forum, count_threads
+
+    with tqdm(total=count_threads(db), unit="thread", desc=desc, dynamic_ncols=True) as bar:
+        built = build_from_forum(db, settings.index, embedder, progress=bar.update)
+    built.save(settings.index.path)
+    return built
+
+
 @click.group(short_help="Build, search or follow the thread index.")
 def index() -> None:
     """The FAISS index of embedded forum threads."""
@@ -40,15 +50,11 @@ def index() -> None:
 @click.pass_context
 def build(ctx: click.Context, db: Path | None) -> None:
     """Embed every thread of the forum database and save the index (index.path)."""
-    from index.build import build_from_forum, count_threads, open_embedder
+    from index.build import open_embedder
 
     settings = _settings(ctx)
-    db = db or settings.forum.db
-    total = count_threads(db)
     embedder = open_embedder(settings.index)
-    with tqdm(total=total, unit="thread", desc="embedding threads", dynamic_ncols=True) as bar:
-        built = build_from_forum(db, settings.index, embedder, progress=bar.update)
-    built.save(settings.index.path)
+    built = build_and_save(settings, db or settings.forum.db, embedder)
     stats = embedder.stats
     click.echo(f"indexed {len(built)} threads ({built.kind}) into {settings.index.path}; "
                f"{stats.encoded} texts embedded, {stats.cache_hits} from the cache, {stats.truncated} cut at "

@@ -45,19 +45,20 @@ class RunningForum:
         return self.anonymous.with_token(data["token"])
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Run an aiohttp app on a free loopback port: its runner (``cleanup()`` stops it) and its base URL."""
+async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, str]:
+    """Run an aiohttp app on a loopback port (0: a free one): its runner (``cleanup()`` stops it) and its base URL."""
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}"
 
 
-async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None) -> RunningForum:
+async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None, port: int = 0) -> RunningForum:
+    """A forum on a loopback port (0: a free one); pass ``db`` and ``port`` of a stopped one to restart it."""
     db = db or tmp_path / "forum.db"
     app = create_app(settings, db=db, admin_token=ADMIN_TOKEN)
-    runner, url = await serve(app)
+    runner, url = await serve(app, port)
     anonymous = ForumClient(url)
     return RunningForum(url=url, db=db, app=app, runner=runner, admin=anonymous.with_token(ADMIN_TOKEN), anonymous=anonymous)
 

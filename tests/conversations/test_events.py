@@ -150,23 +150,14 @@ async def test_follow_resumes_across_a_forum_restart_without_gaps_or_repeats(tmp
     await stop_forum(running)
 
     # the forum comes back on the same port and file; posts made meanwhile are replayed with since=
-    from aiohttp import web
-
-    from conversations.server import create_app
-    from tests.conftest import ADMIN_TOKEN
-
-    app = create_app(settings, db=running.db, admin_token=ADMIN_TOKEN)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    restarted = await start_forum(tmp_path, settings, db=running.db, port=port)
     try:
-        writer = ForumClient(running.url, alice_token)
+        writer = restarted.anonymous.with_token(alice_token)
         for body in ("p3", "p4", "p5"):
             await writer.reply(thread, body)
         async with asyncio.timeout(15):
             await task
-        await writer.close()
     finally:
         await follower.close()
-        await runner.cleanup()
+        await stop_forum(restarted)
     assert seen == [1, 2, 3, 4, 5, 6]

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp import web
 
 from conversations.appkeys import STORE
 from conversations.client import ForumClient
 from conversations.importers import SEED_THREADS, import_threads, open_source
-from conversations.server import create_app
 from conversations.store import ForumStore
 from index.build import build_from_forum
 from index.follower import IndexFollower
 from index.threads import ThreadIndex
 from murmur.config import IndexSettings
-from tests.conftest import ADMIN_TOKEN, start_forum, stop_forum
+from tests.conftest import start_forum, stop_forum
 
 
 async def _wait_for(condition, timeout: float = 30.0) -> None:
@@ -62,17 +60,14 @@ async def test_follower_indexes_new_threads_and_catches_up_after_a_restart(tmp_p
             thread, _, _ = await store.create_thread(account, "Pickling cucumbers with dill and garlic",
                                                      "How long should the jars sit before the pickles are sour?")
             late = thread.id
-        app = create_app(settings, db=forum.db, admin_token=ADMIN_TOKEN)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        restarted = await start_forum(tmp_path, settings, db=forum.db, port=port)
         try:
             await _wait_for(lambda: late in index)
             assert index.search(embedder.embed_one("pickled cucumbers in jars"), 1)[0].thread_id == late
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await runner.cleanup()
+            await stop_forum(restarted)
     finally:
         await follower_client.close()
     saved = ThreadIndex.load(tmp_path / "threads.index", model_id=embedder.model_id, dims=embedder.dims)
