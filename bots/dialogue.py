@@ -44,11 +44,15 @@ class StanceReader:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
+        self._topics: dict[tuple[str, ...], np.ndarray] = {}  # stance topics' vectors, embedded once per persona
 
     def stance(self, persona: Persona, text: str) -> str:
         if not persona.stance or not text.strip():
             return "neutral"
-        topics = self.embedder.embed([s.topic for s in persona.stance])
+        key = tuple(s.topic for s in persona.stance)
+        if key not in self._topics:
+            self._topics[key] = self.embedder.embed(list(key))
+        topics = self._topics[key]
         similarities = topics @ self.embedder.embed_one(text)
         best = int(np.argmax(similarities))
         if similarities[best] < STANCE_THRESHOLD:
