@@ -10,9 +10,9 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from conversations.appkeys import HUB, POST_LIMITER, SETTINGS, SOCKETS, STORE
+from conversations.appkeys import HUB, POST_LIMITER, SETTINGS, SIMULATED_POST_LIMITER, SOCKETS, STORE
 from conversations.auth import current_account
-from conversations.errors import InvalidInput
+from conversations.errors import Forbidden, InvalidInput
 from conversations.events import SubscriberDropped
 from conversations.requests import (
     NewAccount,
@@ -25,10 +25,29 @@ from conversations.requests import (
     path_id,
     query_int,
     read_json,
+    simulated_time,
 )
+from conversations.models import Account, format_time
 
 routes = web.RouteTableDef()
 REPLAY_BATCH = 500
+
+
+async def _spend_post_token(request: web.Request, account: Account) -> str | None:
+    """Rate-limit a post; returns its simulated time when a bot on a simulated clock sends one.
+
+    Only accounts the admin created as bots may set a simulated time; their
+    limits are then counted in simulated time, so a day of forum life can run
+    in minutes under the same per-account limits.
+    """
+    moment = simulated_time(request)
+    if moment is None:
+        request.app[POST_LIMITER].take(account.id)
+        return None
+    if not await request.app[STORE].is_synthetic(account.id):
+        raise Forbidden("Murmur-Simulated-Time: only bot accounts made with the admin token may set a post's time; drop the header")
+    request.app[SIMULATED_POST_LIMITER].take(account.id, now=moment.timestamp())
+    return format_time(moment)
 
 
 @routes.post("/api/accounts")
@@ -67,8 +86,8 @@ async def create_thread(request: web.Request) -> web.Response:
     title = check_text("title", body.title, limits.title_max_chars, "title_max_chars")
     text = check_text("body", body.body, limits.post_max_chars, "post_max_chars")
     tags = [check_text(f"tags.{i}", tag, 40, "tags").lower() for i, tag in enumerate(body.tags)]
-    request.app[POST_LIMITER].take(account.id)
-    thread, post, created = await request.app[STORE].create_thread(account, title, text, tags, key)
+    at = await _spend_post_token(request, account)
+    thread, post, created = await request.app[STORE].create_thread(account, title, text, tags, key, at=at)
     return web.json_response({"thread": thread.public(), "post": post.public()}, status=201 if created else 200)
 
 
@@ -98,8 +117,8 @@ async def reply(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     body = parse_body(NewPost, await read_json(request, limits))
     text = check_text("body", body.body, limits.post_max_chars, "post_max_chars")
-    request.app[POST_LIMITER].take(account.id)
-    post, created = await request.app[STORE].create_post(account, thread_id, text, body.parent_id, key)
+    at = await _spend_post_token(request, account)
+    post, created = await request.app[STORE].create_post(account, thread_id, text, body.parent_id, key, at=at)
     return web.json_response({"post": post.public()}, status=201 if created else 200)
 
 

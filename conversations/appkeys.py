@@ -15,5 +15,6 @@ SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", ForumStore)
 HUB = web.AppKey("hub", EventHub)
 POST_LIMITER = web.AppKey("post_limiter", RateLimiter)
+SIMULATED_POST_LIMITER = web.AppKey("simulated_post_limiter", RateLimiter)  # the same limits, in simulated time
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)  # open event sockets, closed on shutdown

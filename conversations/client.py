@@ -30,6 +30,11 @@ class ForumUnavailable(MurmurError):
     """The forum cannot be reached."""
 
 
+def _post_headers(idempotency_key: str | None, at: str | None) -> dict[str, str]:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    return headers | ({"Murmur-Simulated-Time": at} if at else {})
+
+
 class ForumClient:
     def __init__(self, base_url: str, token: str | None = None, *, session: aiohttp.ClientSession | None = None,
                  timeout: float = 30.0) -> None:
@@ -82,14 +87,16 @@ class ForumClient:
         return (await self.request("GET", "/api/threads/search", params={"q": text, "limit": limit}))["threads"]
 
     async def create_thread(self, title: str, body: str, tags: list[str] | None = None,
-                            idempotency_key: str | None = None) -> dict[str, Any]:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return await self.request("POST", "/api/threads", json={"title": title, "body": body, "tags": tags or []}, headers=headers)
+                            idempotency_key: str | None = None, at: str | None = None) -> dict[str, Any]:
+        """Open a thread; ``at`` is a simulated time (bot accounts only)."""
+        return await self.request("POST", "/api/threads", json={"title": title, "body": body, "tags": tags or []},
+                                  headers=_post_headers(idempotency_key, at))
 
     async def reply(self, thread_id: int, body: str, parent_id: int | None = None,
-                    idempotency_key: str | None = None) -> dict[str, Any]:
+                    idempotency_key: str | None = None, at: str | None = None) -> dict[str, Any]:
+        """Reply to a thread; ``at`` is a simulated time (bot accounts only)."""
         payload: dict[str, Any] = {"body": body} | ({"parent_id": parent_id} if parent_id is not None else {})
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        headers = _post_headers(idempotency_key, at)
         return (await self.request("POST", f"/api/threads/{thread_id}/posts", json=payload, headers=headers))["post"]
 
     # -- admin API ---------------------------------------------------------------------------

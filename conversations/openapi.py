@@ -76,11 +76,16 @@ _ERR = {
 }
 _AUTH_ERR = {"401": _json("Error", "missing or unknown bearer token")}
 _ADMIN_ERR = {"401": _json("Error", "missing bearer token"), "403": _json("Error", "not the admin token")}
-_POST_ERR = {**_ERR, **_AUTH_ERR, "404": _json("Error", "unknown thread or parent post"),
+_POST_ERR = {**_ERR, **_AUTH_ERR, "403": _json("Error", "Murmur-Simulated-Time from an account that is not a bot"),
+             "404": _json("Error", "unknown thread or parent post"),
              "409": _json("Error", "idempotency key reused for something else"),
              "413": _json("Error", "body, title or post over its limit"), "429": _json("Error", "posting too fast; see Retry-After")}
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
                 "description": "repeat a request safely: the same key from the same account returns the original (200)"}
+_SIMULATED_TIME = {"name": "Murmur-Simulated-Time", "in": "header", "required": False,
+                   "schema": {"type": "string", "format": "date-time"},
+                   "description": "bot accounts on a simulated clock only (403 otherwise): the post's time, "
+                                  "also used for its rate limit"}
 _BEARER = [{"bearer": []}]
 
 
@@ -109,7 +114,7 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "Threads, newest activity first", "parameters": [
             _query("limit", "page size", minimum=1), _query("offset", "threads to skip")],
             "responses": {"200": _json("ThreadPage", "a page of threads"), **_ERR}},
-        "post": {"summary": "Start a thread with its opening post", "security": _BEARER, "parameters": [_IDEMPOTENCY],
+        "post": {"summary": "Start a thread with its opening post", "security": _BEARER, "parameters": [_IDEMPOTENCY, _SIMULATED_TIME],
                  "requestBody": _body("NewThread"),
                  "responses": {"201": _json("ThreadCreated", "created"), "200": _json("ThreadCreated", "already created with this key"), **_POST_ERR}},
     },
@@ -121,7 +126,7 @@ PATHS: dict[str, Any] = {
                                                        "404": _json("Error", "unknown thread")}}},
     "/api/threads/{thread_id}/posts": {"post": {
         "summary": "Reply to a thread, or to one of its posts with parent_id", "security": _BEARER,
-        "parameters": [_path("thread_id"), _IDEMPOTENCY], "requestBody": _body("NewPost"),
+        "parameters": [_path("thread_id"), _IDEMPOTENCY, _SIMULATED_TIME], "requestBody": _body("NewPost"),
         "responses": {"201": _json("PostEnvelope", "created"), "200": _json("PostEnvelope", "already created with this key"), **_POST_ERR}}},
     "/api/posts/{post_id}": {"get": {"summary": "One post", "parameters": [_path("post_id")],
                                      "responses": {"200": _json("PostEnvelope", "the post"), **_ERR, "404": _json("Error", "unknown post")}}},

@@ -18,9 +18,9 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[object, tuple[float, float]] = {}
 
-    def take(self, key: object) -> None:
-        """Spend one token for ``key`` or raise RateLimited saying when to retry."""
-        now = self._clock()
+    def take(self, key: object, now: float | None = None) -> None:
+        """Spend one token for ``key`` or raise RateLimited saying when to retry; ``now`` overrides the clock."""
+        now = self._clock() if now is None else now
         tokens, last = self._buckets.get(key, (self._burst, now))
         tokens = min(self._burst, tokens + (now - last) * self._rate)
         if tokens < 1.0:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from conversations.errors import InvalidInput, TooLarge
+from conversations.models import parse_time
 from murmur.config import ForumLimits
 
 M = TypeVar("M", bound=BaseModel)
@@ -130,3 +132,17 @@ def idempotency_key(request: web.Request) -> str | None:
     if key is not None and not (1 <= len(key) <= 200):
         raise InvalidInput("Idempotency-Key", "must be 1 to 200 characters")
     return key
+
+
+SIMULATED_TIME_HEADER = "Murmur-Simulated-Time"
+
+
+def simulated_time(request: web.Request) -> datetime | None:
+    """The ``Murmur-Simulated-Time`` header (ISO-8601), which a swarm on a simulated clock sends with each post."""
+    raw = request.headers.get(SIMULATED_TIME_HEADER)
+    if raw is None:
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise InvalidInput(SIMULATED_TIME_HEADER, f"must be an ISO-8601 time such as 2026-11-26T09:30:00Z, got {raw[:40]!r}") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from conversations import admin, api, openapi, pages
-from conversations.appkeys import ADMIN_TOKEN, HUB, POST_LIMITER, SETTINGS, SOCKETS, STORE
+from conversations.appkeys import ADMIN_TOKEN, HUB, POST_LIMITER, SIMULATED_POST_LIMITER, SETTINGS, SOCKETS, STORE
 from conversations.errors import ForumError, RateLimited
 from conversations.events import EventHub
 from conversations.ratelimit import RateLimiter
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, db: Path | str | None = None, admin_token:
     app[ADMIN_TOKEN] = admin_token or _admin_token(settings)
     app[HUB] = EventHub(forum.events.queue_size)
     app[POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)
+    app[SIMULATED_POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)
     app[SOCKETS] = weakref.WeakSet()
     store = ForumStore(db or forum.db, synchronous=forum.sqlite_synchronous)
 

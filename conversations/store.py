@@ -253,6 +253,13 @@ class ForumStore:
 
         return await self._read(read)
 
+    async def is_synthetic(self, account_id: int) -> bool:
+        """Whether the admin made this account as a bot (read only to authorise simulated time, never shown)."""
+        def read(conn: sqlite3.Connection) -> bool:
+            return conn.execute("SELECT 1 FROM gt_accounts WHERE account_id = ?", (account_id,)).fetchone() is not None
+
+        return await self._read(read)
+
     # -- threads and posts ---------------------------------------------------------------
 
     @staticmethod
@@ -315,9 +322,13 @@ class ForumStore:
         return row[0] if row else None
 
     async def create_thread(
-        self, author: Account, title: str, body: str, tags: Iterable[str] = (), idempotency_key: str | None = None
+        self, author: Account, title: str, body: str, tags: Iterable[str] = (), idempotency_key: str | None = None,
+        at: str | None = None,
     ) -> tuple[Thread, Post, bool]:
-        """Open a thread with its first post. Returns (thread, post, created); a repeated key returns the original."""
+        """Open a thread with its first post. Returns (thread, post, created); a repeated key returns the original.
+
+        ``at`` is a simulated time (a swarm on a simulated clock) used instead of the store's clock.
+        """
         tags_json = json.dumps(list(tags))
 
         def write(conn: sqlite3.Connection) -> tuple[tuple[Thread, Post, bool], list[Event]]:
@@ -328,7 +339,7 @@ class ForumStore:
                 if first != post.id:
                     raise Conflict("Idempotency-Key: already used for a reply, not a new thread; use a fresh key")
                 return (self._get_thread(conn, post.thread_id), post, False), []
-            now = self._clock()
+            now = at or self._clock()
             thread_id = conn.execute(
                 "INSERT INTO threads (title, author_id, created_at, last_activity_at, tags) VALUES (?, ?, ?, ?, ?)",
                 (title, author.id, now, now, tags_json),
@@ -346,8 +357,9 @@ class ForumStore:
         body: str,
         parent_id: int | None = None,
         idempotency_key: str | None = None,
+        at: str | None = None,
     ) -> tuple[Post, bool]:
-        """Reply to a thread (or to one of its posts). Returns (post, created)."""
+        """Reply to a thread (or to one of its posts). Returns (post, created); ``at`` as in create_thread."""
 
         def write(conn: sqlite3.Connection) -> tuple[tuple[Post, bool], list[Event]]:
             existing = self._existing_post_id(conn, author.id, idempotency_key)
@@ -361,7 +373,7 @@ class ForumStore:
                     raise NotFound(f"parent_id: post {parent_id} does not exist")
                 if row[0] != thread_id:
                     raise InvalidInput("parent_id", f"post {parent_id} belongs to thread {row[0]}, not {thread_id}")
-            now = self._clock()
+            now = at or self._clock()
             post_id = self._insert_post(conn, thread_id, author.id, parent_id, body, now, body, idempotency_key)
             event = self._record_event(conn, POST_CREATED, thread_id, post_id, now)
             return (event.post, True), [event]

@@ -164,3 +164,36 @@ async def _counts(forum):
 
     with sqlite3.connect(forum.db) as conn:
         return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts", "threads", "posts", "events", "gt_posts"))
+
+
+async def test_simulated_time_is_for_bot_accounts_and_rate_limits_in_simulated_time(tmp_path):
+    from tests.conftest import make_settings, start_forum, stop_forum
+
+    running = await start_forum(tmp_path, make_settings(limits={"posts_per_minute": 2, "post_burst": 2}))
+    try:
+        human = await running.account("human")
+        thread = (await human.create_thread("A thread", "opening"))["thread"]["id"]
+        bot_data = await running.admin.create_bot_account("sim_bot", persona="p", run_id="r", generator="g")
+        bot = running.anonymous.with_token(bot_data["token"])
+
+        first = await bot.reply(thread, "at nine", at="2030-01-01T09:00:00Z")
+        assert first["created_at"].startswith("2030-01-01T09:00:00")
+        opened = await bot.create_thread("Bot thread", "opening", at="2030-01-01T09:00:10Z")
+        assert opened["thread"]["created_at"].startswith("2030-01-01T09:00:10")
+        # the burst is spent in simulated time: a third post in the same simulated second is refused ...
+        with pytest.raises(ForumClientError) as info:
+            await bot.reply(thread, "too soon", at="2030-01-01T09:00:11Z")
+        assert info.value.status == 429
+        # ... and one a simulated hour later is fine, however little wall time has passed
+        await bot.reply(thread, "an hour later", at="2030-01-01T10:00:00Z")
+
+        with pytest.raises(ForumClientError) as info:
+            await human.reply(thread, "backdated", at="2030-01-01T09:00:00Z")
+        assert info.value.status == 403 and "Murmur-Simulated-Time" in info.value.message
+        status, _, body = await _raw(running, "POST", f"/api/threads/{thread}/posts", {"body": "x"}, bot.token,
+                                     headers={"Murmur-Simulated-Time": "yesterday"})
+        assert status == 400 and body["field"] == "Murmur-Simulated-Time"
+        posts = (await running.anonymous.get_thread(thread))["posts"]
+        assert [p["body"] for p in posts] == ["opening", "at nine", "an hour later"]
+    finally:
+        await stop_forum(running)
