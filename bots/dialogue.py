@@ -98,9 +98,13 @@ class DialogueEngine:
                                 "a chat or swarm command, or set rasa.url in config.yml") from None
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
-                      thread_id: int | None = None) -> Turn:
-        """The persona's next turn after ``text``: Rasa picks the act, the action server writes the words."""
-        sender = f"{persona.name}:{conversation_id}"
+                      thread_id: int | None = None, session: str = "") -> Turn:
+        """The persona's next turn after ``text``: Rasa picks the act, the action server writes the words.
+
+        ``session`` keeps Rasa's memory of this conversation apart from an earlier process's with the same id
+        (a swarm rerun with the same run id), without changing the words, which are seeded by ``conversation_id``.
+        """
+        sender = f"{persona.name}:{conversation_id}" + (f"~{session}" if session else "")
         stance = await asyncio.to_thread(self.stance.stance, persona, text)
         metadata = {"persona": persona.name, "conversation": conversation_id, "thread_title": thread_title,
                     "thread_id": thread_id}

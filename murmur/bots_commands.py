@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,17 +13,20 @@ from murmur.config import Settings
 from murmur.errors import MurmurError
 from murmur.serving import start_site, wait_for_stop
 
+if TYPE_CHECKING:
+    from bots.rasa_server import RasaServer
+
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.find_object(dict)["settings"]
 
 
-def train_shared_model(settings: Settings, force: bool = False):
+def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[str], None] = click.echo):
     """Train the bots' Rasa model from bots/rasa and config.yml, unless an identical one exists."""
     from bots.training import RASA_DIR, rasa_bin_in, train_model
 
     return train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
-                       rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=click.echo)
+                       rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=echo)
 
 
 @click.command(short_help="Train the bots' Rasa model (skipped when unchanged).")
@@ -45,12 +51,29 @@ def chat(ctx: click.Context, persona: str | None, port: int | None, duration: fl
     asyncio.run(serve_chat(_settings(ctx), persona=persona, port=port, duration=duration))
 
 
+@contextlib.asynccontextmanager
+async def rasa_server_for(settings: Settings, action_url: str,
+                          echo: Callable[[str], None] = click.echo) -> AsyncIterator[RasaServer]:
+    """The Rasa server of rasa.url, or one murmur trains (if needed, off the event loop) and starts with its
+    custom actions at ``action_url``; stopped on the way out."""
+    from bots.rasa_server import RasaServer
+    from bots.training import rasa_bin_in
+
+    if settings.rasa.url:
+        server = RasaServer.external(settings.rasa.url)
+    else:
+        model = await asyncio.to_thread(train_shared_model, settings, False, echo)
+        echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
+        server = RasaServer(model.model_path, action_url=action_url, rasa_bin=rasa_bin_in(settings.rasa.venv_path()),
+                            log_path=settings.rasa.model_dir / "rasa-server.log", ready_timeout_s=settings.rasa.start_timeout_s)
+    async with server:
+        yield server
+
+
 async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None) -> None:
     from bots.chat import ENGINE, create_chat_app
     from bots.dialogue import DialogueEngine, StanceReader
-    from bots.rasa_server import RasaServer
     from bots.runtime import library_for, personas_by_name, reply_generator
-    from bots.training import rasa_bin_in
     from index.build import open_embedder
 
     personas = personas_by_name(settings)
@@ -63,15 +86,7 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     host = settings.chat.host
     runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
-        if settings.rasa.url:
-            server = RasaServer.external(settings.rasa.url)
-        else:
-            model = await asyncio.to_thread(train_shared_model, settings)
-            click.echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
-            server = RasaServer(model.model_path, action_url=f"http://{host}:{port}/webhook",
-                                rasa_bin=rasa_bin_in(settings.rasa.venv_path()), log_path=settings.rasa.model_dir / "rasa-server.log",
-                                ready_timeout_s=settings.rasa.start_timeout_s)
-        async with server:
+        async with rasa_server_for(settings, f"http://{host}:{port}/webhook") as server:
             engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
             page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")

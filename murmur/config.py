@@ -130,6 +130,25 @@ class RasaSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64, description="turns in flight to one Rasa server")
 
 
+class SwarmSettings(_Section):
+    """A swarm run: how many bots, for how long, and the join policy they follow."""
+
+    bots: int = Field(20, ge=1, le=100_000, description="bots in a run; personas are reused (numbered) past their count")
+    hours: float = Field(24.0, gt=0, le=24 * 365, description="hours of forum life to run")
+    clock: Literal["simulated", "wall"] = "simulated"
+    start: str | None = Field(None, description="simulated start time (ISO-8601); empty: the forum's latest activity")
+    tick_s: float = Field(60.0, ge=1, description="simulated seconds per step; bots react no faster than this")
+    relevance_threshold: float = Field(0.45, ge=-1, le=2, description="matching score a thread needs for a bot to join")
+    candidates: int = Field(8, ge=1, le=100, description="threads per persona search and personas per thread")
+    scan_every_minutes: float = Field(90.0, gt=0, description="how often each bot looks for threads to join")
+    join_probability: float = Field(0.5, ge=0, le=1, description="chance a bot joins a thread that passes every rule")
+    max_bots_per_thread: int = Field(3, ge=1, description="distinct bots in one thread, at most")
+    max_consecutive_bot_posts: int = Field(2, ge=1, description="bot posts in a row at a thread's end, at most")
+    new_thread_share: float = Field(0.1, ge=0, le=1, description="share of a bot's posts that start a thread")
+    reply_delay_minutes: tuple[float, float] = Field((3.0, 40.0), description="a reply's delay: min and median minutes")
+    log_dir: Path = Field(Path("var/runs"), description="run logs (JSONL), one file per run id")
+
+
 class Settings(_Section):
     """All of config.yml."""
 
@@ -140,6 +159,7 @@ class Settings(_Section):
     chat: ChatSettings = ChatSettings()
     replies: ReplySettings = ReplySettings()
     rasa: RasaSettings = RasaSettings()
+    swarm: SwarmSettings = SwarmSettings()
 
 
 _HINTS = {

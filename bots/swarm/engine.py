@@ -1,0 +1,479 @@
+"""Swarm: persona bots that follow the test forum, find the threads they ought to be in, and join them.
+
+A run is a discrete-event simulation over forum time. Each step (``tick_s``
+of forum time) has two phases:
+
+1. In a fixed order (time, then arrival), due posts are committed to the
+   forum, bots search for threads (persona -> threads), every new post asks
+   who ought to be in that thread (thread -> personas), and the join policy
+   decides each candidate. Decisions are cheap and sequential, so caps hold.
+2. The bots that joined read the thread and take their turn concurrently:
+   Rasa picks the act, the ReplyGenerator writes it (bounded by
+   ``rasa.concurrency``). Each reply is posted after a human-plausible delay.
+
+Every random draw is seeded by (seed, bot, thread, time), and turns see the
+forum as phase 1 left it, so on a simulated clock the same seed and inputs
+give the same run. Provenance is recorded before each post under the post's
+idempotency key, so every bot post has it and a retried post is never doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from bots.personas import Persona
+from bots.replies import Message, ReplyError, ReplyGenerator, ReplyRequest
+from bots.swarm.bots import Bot, make_bots
+from bots.swarm.clock import Clock, SimulatedClock, WallClock
+from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
+from bots.swarm.policy import JoinPolicy, draw
+from bots.swarm.progress import Progress, Tally, summary_table
+from bots.swarm.runlog import RunLog
+from bots.swarm.titles import thread_title
+from conversations.client import ForumClient, ForumClientError, ForumUnavailable
+from conversations.models import format_time, parse_time
+from index.documents import MAX_REPLIES, thread_vectors
+from index.embedder import Embedder
+from index.matching import Matcher
+from index.threads import ThreadIndex
+from murmur.config import SwarmSettings
+from murmur.errors import MurmurError
+
+log = logging.getLogger("murmur.swarm")
+T = TypeVar("T")
+
+FORUM_WAIT_S = 600.0        # how long a forum may be gone before the run gives up
+TURN_RETRIES = 1            # a failed turn (Rasa, generator) is tried again once, then skipped
+MAX_DELAY_MINUTES = 6 * 60
+
+
+class SwarmError(MurmurError):
+    """A swarm run cannot go on (e.g. the forum stayed away too long)."""
+
+
+class Dialogue(Protocol):
+    """What the swarm needs of bots.dialogue.DialogueEngine."""
+
+    async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
+                      thread_id: int | None = None, session: str = "") -> Any: ...
+
+
+@dataclass(order=True)
+class _Due:
+    at: datetime
+    order: int
+    kind: str = field(compare=False)  # "scan" or "post"
+    bot: Bot = field(compare=False)
+    data: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+@dataclass
+class _Job:
+    """A bot's turn to take in phase 2."""
+
+    at: datetime
+    bot: Bot
+    kind: str  # "reply" or "open"
+    thread: ThreadState | None = None
+    score: float = 0.0
+    reason: str = ""
+    interest: str = ""
+
+
+@dataclass
+class SwarmResult:
+    run_id: str
+    seed: int
+    log_path: Path
+    start: datetime
+    end: datetime
+    bots: int
+    tally: Tally
+    wall_seconds: float
+    seconds_in: Counter[str]  # rasa, embedding, matching, forum
+
+    def summary(self) -> str:
+        t = self.tally
+        relevance = f"{np.mean(t.join_scores):.3f}" if t.join_scores else "-"
+        skipped = ", ".join(f"{reason} {count}" for reason, count in t.skipped.most_common()) or "-"
+        rows = [
+            ("run", f"{self.run_id} (seed {self.seed})"),
+            ("forum time", f"{format_time(self.start)[:16]} -> {format_time(self.end)[:16]} UTC"),
+            ("bots", f"{self.bots} ({len(t.active_bots)} posted)"),
+            ("decisions", f"{t.decisions} ({t.joins} joined)"),
+            ("skipped", skipped),
+            ("turns", f"{t.turns} ({t.silent} stayed silent)"),
+            ("posts", f"{t.posts} ({t.threads_started} new threads)"),
+            ("threads joined", f"{len(t.threads_joined)}"),
+            ("mean relevance of joins", relevance),
+            ("failures", f"{t.failures} (logged; the bots went on)"),
+            ("wall time", f"{self.wall_seconds:.1f} s ({t.posts / max(self.wall_seconds, 1e-9):.1f} posts/s)"),
+            ("run log", str(self.log_path)),
+        ]
+        return summary_table(rows)
+
+
+class Swarm:
+    def __init__(self, admin: ForumClient, personas: list[Persona], threads: dict[int, ThreadState], latest_seq: int,
+                 *, dialogue: Dialogue, generator: ReplyGenerator, embedder: Embedder, index: ThreadIndex,
+                 settings: SwarmSettings, seed: int, run_id: str, log_path: Path, bots: int | None = None,
+                 hours: float | None = None, clock: str | None = None, progress: bool = True,
+                 on_step: Callable[[Swarm], Awaitable[None]] | None = None) -> None:
+        self.admin = admin
+        self.settings = settings
+        self.seed = seed
+        self.run_id = run_id
+        self.threads = threads
+        self.latest_seq = latest_seq
+        self.dialogue = dialogue
+        self.generator = generator
+        self.embedder = embedder
+        self.index = index
+        self.matcher = Matcher(embedder, index, [p.profile() for p in personas])
+        self.personas = {p.name: p for p in personas}
+        self.bots = make_bots(personas, settings.bots if bots is None else bots)
+        self.bots_of: dict[str, list[Bot]] = defaultdict(list)
+        for bot in self.bots:
+            self.bots_of[bot.persona.name].append(bot)
+        self.hours = settings.hours if hours is None else hours
+        self.clock_kind = clock or settings.clock
+        self.policy = JoinPolicy(settings, seed)
+        self.log = RunLog(log_path)
+        self.log_path = Path(log_path)
+        self.progress_enabled = progress
+        self.on_step = on_step
+        self.tally = Tally()
+        self.seconds_in: Counter[str] = Counter()
+        self.bot_accounts: dict[int, str] = {}  # account id -> bot name
+        self.own_posts: set[int] = set()
+        self.session = f"{time.time_ns():x}"  # Rasa's memory of this process's conversations only
+        self._queue: list[_Due] = []
+        self._order = itertools.count()
+        self._external: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.clock: Clock = WallClock()
+
+    # -- the run ------------------------------------------------------------------------------------------
+
+    async def run(self) -> SwarmResult:
+        started = time.perf_counter()
+        start = self._start_time()
+        self.clock = SimulatedClock(start) if self.clock_kind == "simulated" else WallClock()
+        end = start + timedelta(hours=self.hours)
+        self.log.write("run", run_id=self.run_id, seed=self.seed, bots=len(self.bots), hours=self.hours,
+                       clock=self.clock_kind, start=format_time(start), personas=sorted(self.personas),
+                       generator=self.generator.name, threads=len(self.threads))
+        await self._create_accounts()
+        for bot in self.bots:
+            offset = draw(self.seed, "first-scan", bot.name).random() * self.settings.scan_every_minutes
+            self._schedule(start + timedelta(minutes=offset), "scan", bot)
+        follower = asyncio.create_task(self._follow())
+        progress = Progress(start, end, enabled=self.progress_enabled)
+        try:
+            while self._queue and self._queue[0].at < end:
+                step_start = self._queue[0].at
+                if not self.clock.simulated:
+                    step_start = max(step_start, self.clock.now())
+                await self.clock.wait_until(step_start)
+                step_end = min(step_start + timedelta(seconds=self.settings.tick_s), end)
+                jobs = await self._phase_one(step_end)
+                jobs += await self._external_events(step_start)
+                await self._phase_two(jobs)
+                progress.update(self.clock.now(), self.tally)
+                self.log.flush()
+                if self.on_step is not None:
+                    await self.on_step(self)
+            await self.clock.wait_until(end)
+            progress.update(end, self.tally)
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            progress.close()
+            self.log.write("summary", posts=self.tally.posts, decisions=self.tally.decisions, joins=self.tally.joins,
+                           skipped=dict(sorted(self.tally.skipped.items())), threads_started=self.tally.threads_started,
+                           threads_joined=len(self.tally.threads_joined), failures=self.tally.failures)
+            self.log.close()
+        return SwarmResult(self.run_id, self.seed, self.log_path, start, end, len(self.bots), self.tally,
+                           time.perf_counter() - started, self.seconds_in)
+
+    def _start_time(self) -> datetime:
+        if self.clock_kind == "wall":
+            return datetime.now(timezone.utc)
+        if self.settings.start:
+            return parse_time(self.settings.start)
+        latest = max((parse_time(p.created_at) for t in self.threads.values() for p in t.posts[-1:]),
+                     default=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        return (latest + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
+    def _schedule(self, at: datetime, kind: str, bot: Bot, **data: Any) -> None:
+        heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, data))
+
+    async def _create_accounts(self) -> None:
+        for bot in self.bots:
+            data = await self._forum(lambda bot=bot: self.admin.create_bot_account(
+                bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
+                display_name=bot.persona.shown_name))
+            bot.account_id, bot.token = data["account"]["id"], data["token"]
+            self.bot_accounts[bot.account_id] = bot.name
+            self.log.write("bot", bot=bot.name, persona=bot.persona.name, account_id=bot.account_id, reused=data["reused"])
+
+    # -- phase 1: posts, searches and decisions, in order ---------------------------------------------
+
+    async def _phase_one(self, step_end: datetime) -> list[_Job]:
+        jobs: list[_Job] = []
+        while self._queue and self._queue[0].at < step_end:
+            due = heapq.heappop(self._queue)
+            if due.kind == "post":
+                jobs += await self._commit(due)
+            else:
+                jobs += self._scan(due)
+        return jobs
+
+    def _scan(self, due: _Due) -> list[_Job]:
+        bot, now = due.bot, due.at
+        rng = draw(self.seed, "scan", bot.name, now.isoformat())
+        self._schedule(now + timedelta(minutes=self.settings.scan_every_minutes * rng.uniform(0.75, 1.25)), "scan", bot)
+        if rng.random() < self.settings.new_thread_share:
+            blocked = self.policy.can_post(bot, now)
+            self._decided(now, bot, None, 0.0, "open", blocked or "joined", source="scan")
+            if blocked is None:
+                bot.busy_until = now
+                return [_Job(now, bot, "open", interest=rng.choice(bot.persona.interests))]
+            return []
+        started = time.perf_counter()
+        matches = self.matcher.threads_for(bot.persona.name, self.settings.candidates)
+        self.seconds_in["matching"] += time.perf_counter() - started
+        jobs = []
+        for match in matches:
+            thread = self.threads.get(match.thread_id)
+            if thread is not None:
+                jobs += self._consider(bot, thread, match.score, match.reason, now, "scan")
+        return jobs
+
+    def _consider(self, bot: Bot, thread: ThreadState, score: float, reason: str, now: datetime, source: str) -> list[_Job]:
+        decision = self.policy.decide(bot, thread, score, now, self.bot_accounts)
+        self._decided(now, bot, thread.id, score, reason, decision.reason, source=source)
+        if not decision.joined:
+            return []
+        bot.busy_until = now
+        thread.pending.add(bot.name)
+        return [_Job(now, bot, "reply", thread, score, reason)]
+
+    def _decided(self, now: datetime, bot: Bot, thread_id: int | None, score: float, interest: str, outcome: str,
+                 source: str) -> None:
+        self.tally.decisions += 1
+        if outcome == "joined":
+            self.tally.joins += 1
+        else:
+            self.tally.skipped[outcome] += 1
+        self.log.write("decision", t=format_time(now), bot=bot.name, thread=thread_id, score=round(score, 4),
+                       interest=interest, source=source, joined=outcome == "joined", reason=outcome)
+
+    def _react(self, thread: ThreadState, now: datetime, source: str) -> list[_Job]:
+        """Who ought to be in this thread, now that it changed: each of their bots is decided on."""
+        started = time.perf_counter()
+        matches = self.matcher.personas_for(thread.id, self.settings.candidates)
+        self.seconds_in["matching"] += time.perf_counter() - started
+        jobs = []
+        for match in matches:
+            for bot in self.bots_of.get(match.persona, ()):
+                jobs += self._consider(bot, thread, match.score, match.reason, now, source)
+        return jobs
+
+    async def _commit(self, due: _Due) -> list[_Job]:
+        """Post a written reply (or open a thread), with its provenance recorded first."""
+        bot, now, data = due.bot, due.at, due.data
+        thread: ThreadState | None = data.get("thread")
+        bot.posts_made += 1
+        key = f"{self.run_id}:{bot.name}:{bot.posts_made}"
+        account = self.admin.with_token(bot.token)
+        at = format_time(now) if self.clock.simulated else None
+        extra = {"bot": bot.name, "interest": data["interest"]} | ({"thread_id": thread.id} if thread else {})
+        await self._forum(lambda: self.admin.record_provenance(
+            persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
+            score=round(data["score"], 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
+        bot.busy_until = None
+        try:
+            if thread is None:
+                made = await self._forum(lambda: account.create_thread(data["title"], data["text"], list(data["tags"]),
+                                                                      idempotency_key=key, at=at))
+                post = made["post"]
+                thread = ThreadState(made["thread"]["id"], made["thread"]["title"])
+                self.threads[thread.id] = thread
+                self.tally.threads_started += 1
+            else:
+                post = await self._forum(lambda: account.reply(thread.id, data["text"], data.get("parent_id"),
+                                                               idempotency_key=key, at=at))
+        except ForumClientError as exc:
+            if thread is not None:
+                thread.pending.discard(bot.name)
+            self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")
+            return []
+        thread.pending.discard(bot.name)
+        thread.posts.append(SeenPost(post["id"], bot.account_id, data["text"], post["created_at"], post.get("parent_id")))
+        self.own_posts.add(post["id"])
+        bot.count_post(now, thread.id)
+        self.tally.posts += 1
+        self.tally.active_bots.add(bot.name)
+        self.tally.threads_joined.add(thread.id)
+        if data["act"] != "open":
+            self.tally.join_scores.append(data["score"])
+        self.log.write("post", t=format_time(now), bot=bot.name, persona=bot.persona.name, thread=thread.id,
+                       post_id=post["id"], parent_id=post.get("parent_id"), act=data["act"], key=key,
+                       score=round(data["score"], 4), chars=len(data["text"]))
+        if len(thread.posts) <= MAX_REPLIES + 1:
+            await self._upsert([thread])
+        return self._react(thread, now, "post")
+
+    # -- phase 2: turns, concurrently -------------------------------------------------------------------
+
+    async def _phase_two(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        outcomes = await asyncio.gather(*(self._turn(job) for job in jobs))
+        for job, outcome in zip(jobs, outcomes):  # in decision order: the run does not depend on which finished first
+            self._after_turn(job, outcome)
+
+    async def _turn(self, job: _Job) -> dict[str, Any] | Exception:
+        for attempt in range(TURN_RETRIES + 1):
+            try:
+                return await (self._open(job) if job.kind == "open" else self._reply(job))
+            except (MurmurError, ReplyError) as exc:
+                if isinstance(exc, ForumUnavailable) or attempt == TURN_RETRIES:
+                    return exc
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable")
+
+    async def _reply(self, job: _Job) -> dict[str, Any]:
+        bot, thread = job.bot, job.thread
+        assert thread is not None
+        target = thread.last_human_or_other(bot.account_id)
+        if target is None:
+            return {"act": "stay_silent", "text": ""}
+        started = time.perf_counter()
+        turn = await self.dialogue.respond(bot.persona, f"{self.run_id}:{bot.name}:{thread.id}", target.body,
+                                           thread_title=thread.title, thread_id=thread.id, session=self.session)
+        self.seconds_in["rasa"] += time.perf_counter() - started
+        return {"act": turn.act, "text": turn.text.strip(), "parent_id": target.id}
+
+    async def _open(self, job: _Job) -> dict[str, Any]:
+        bot = job.bot
+        rng = draw(self.seed, "open", bot.name, job.at.isoformat())
+        request = ReplyRequest(bot.persona, "ask_follow_up", (Message("user", job.interest),),
+                               f"{self.run_id}:{bot.name}:open:{bot.posts_made}", thread_title=job.interest)
+        started = time.perf_counter()
+        reply = await self.generator.write(request)
+        self.seconds_in["generation"] += time.perf_counter() - started
+        return {"act": "open", "text": reply.text.strip(), "title": thread_title(bot.persona, job.interest, rng),
+                "tags": _tags(job.interest)}
+
+    def _after_turn(self, job: _Job, outcome: dict[str, Any] | Exception) -> None:
+        bot, thread = job.bot, job.thread
+        thread_id = thread.id if thread else None
+        if isinstance(outcome, Exception):
+            bot.busy_until = None
+            if thread:
+                thread.pending.discard(bot.name)
+            self._failed(job.at, bot, thread_id, str(outcome))
+            return
+        self.tally.turns += 1
+        self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome["act"])
+        if not outcome["text"]:
+            self.tally.silent += 1
+            bot.busy_until = None
+            if thread:
+                thread.pending.discard(bot.name)
+            return
+        rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
+        low, median = self.settings.reply_delay_minutes
+        minutes = min(MAX_DELAY_MINUTES, low + max(median - low, 0.0) * math.exp(0.6 * rng.gauss(0.0, 1.0)))
+        post_at = job.at + timedelta(minutes=minutes)
+        bot.busy_until = post_at
+        self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
+                       **outcome)
+
+    def _failed(self, now: datetime, bot: Bot, thread_id: int | None, error: str) -> None:
+        bot.failures += 1
+        self.tally.failures += 1
+        log.warning("bot %s: %s (skipped; the swarm goes on)", bot.name, error)
+        self.log.write("error", t=format_time(now), bot=bot.name, thread=thread_id, error=error[:500], then="skip")
+
+    # -- the index and the forum ---------------------------------------------------------------------------
+
+    async def _upsert(self, threads: list[ThreadState]) -> None:
+        started = time.perf_counter()
+        vectors = await asyncio.to_thread(thread_vectors, self.embedder, [t.text() for t in threads])
+        self.seconds_in["embedding"] += time.perf_counter() - started
+        started = time.perf_counter()
+        self.index.upsert([t.id for t in threads], vectors)
+        self.seconds_in["matching"] += time.perf_counter() - started
+
+    async def _follow(self) -> None:
+        """Events from others (people on the forum's pages, other swarms), resumed from the last one seen."""
+        async for event in self.admin.follow(since=self.latest_seq):
+            self.latest_seq = event["seq"]
+            await self._external.put(event)
+
+    async def _external_events(self, now: datetime) -> list[_Job]:
+        """Threads that others changed: read them again, re-index them, and ask who ought to be there."""
+        changed: dict[int, None] = {}
+        while not self._external.empty():
+            event = self._external.get_nowait()
+            if event["post"]["id"] not in self.own_posts:
+                changed[event["thread"]["id"]] = None
+        jobs: list[_Job] = []
+        for thread_id in changed:
+            try:
+                state = thread_from_api(await self._forum(lambda thread_id=thread_id: self.admin.get_thread(thread_id)))
+            except ForumClientError as exc:
+                log.warning("thread %s could not be read (%s)", thread_id, exc)
+                continue
+            if thread_id in self.threads:
+                state.pending = self.threads[thread_id].pending
+            self.threads[thread_id] = state
+            if len(state.posts) <= MAX_REPLIES + 1:
+                await self._upsert([state])
+            jobs += self._react(state, now, "event")
+        return jobs
+
+    async def _forum(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A forum call that waits out a forum gone away (and retries its server errors) for up to FORUM_WAIT_S."""
+        waited, delay = 0.0, 0.25
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await call()
+                self.seconds_in["forum"] += time.perf_counter() - started
+                return result
+            except ForumUnavailable as exc:
+                problem = str(exc)
+            except ForumClientError as exc:
+                if exc.status < 500:
+                    raise
+                problem = str(exc)
+            except asyncio.TimeoutError:
+                problem = "the forum did not answer in time"
+            if waited >= FORUM_WAIT_S:
+                raise SwarmError(f"{problem}; gave up after {FORUM_WAIT_S:.0f} s. Start the forum again and rerun "
+                                 f"with the same --run-id: posts already made are not repeated")
+            log.info("%s; waiting %.1f s", problem, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+
+
+def _tags(interest: str) -> list[str]:
+    words = [w.strip(",.;:()").lower() for w in interest.split()]
+    return [w for w in words if len(w) > 3 and w.isalpha()][:2]
