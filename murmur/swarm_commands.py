@@ -71,7 +71,8 @@ async def require_murmur_forum(client) -> None:
 
 @contextlib.asynccontextmanager
 async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
-                       echo: Callable[[str], None] = click.echo) -> AsyncIterator[object]:
+                       echo: Callable[[str], None] = click.echo,
+                       on_action_url: Callable[[str], None] | None = None) -> AsyncIterator[object]:
     """Rasa's custom actions served on loopback, a Rasa server using them, and a DialogueEngine over it."""
     from aiohttp import web
 
@@ -82,8 +83,11 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
     app = web.Application()
     add_action_server(app, personas, generator)
     runner, port = await start_site(app, "127.0.0.1", 0)
+    action_url = f"http://127.0.0.1:{port}/webhook"
+    if on_action_url is not None:  # an external Rasa server (rasa.url) whose actions are forwarded here
+        on_action_url(action_url)
     try:
-        async with rasa_server_for(settings, f"http://127.0.0.1:{port}/webhook", echo) as server:
+        async with rasa_server_for(settings, action_url, echo) as server:
             engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             try:
                 yield engine
@@ -96,7 +100,8 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
 async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bots: int | None = None,
                     personas_dir: Path | None = None, hours: float | None = None, clock: str | None = None,
                     seed: int | None = None, run_id: str | None = None, progress: bool = True,
-                    echo: Callable[[str], None] = click.echo, embedder=None):
+                    echo: Callable[[str], None] = click.echo, embedder=None,
+                    on_action_url: Callable[[str], None] | None = None, swarm_hook=None):
     """Everything a swarm run needs, from settings; returns the SwarmResult."""
     from bots.library import Library
     from bots.runtime import personas_by_name, reply_generator
@@ -122,11 +127,11 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             index.upsert([t.id for t in ordered], vectors)
         library = await asyncio.to_thread(Library, embedder, library_threads(threads))
         generator = reply_generator(settings, library)
-        async with dialogue_for(settings, personas, generator, embedder, echo) as dialogue:
+        async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url) as dialogue:
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
                           embedder=embedder, index=index, settings=settings.swarm, seed=seed, run_id=run_id,
-                          log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress)
+                          log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress, on_step=swarm_hook)
             echo(f"swarm {run_id}: {len(swarm.bots)} bots, {swarm.hours:g} h of forum time on the {swarm.clock_kind} clock "
                  f"(seed {seed}); run log {log_path}")
             return await swarm.run()

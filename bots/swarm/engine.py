@@ -400,6 +400,13 @@ class Swarm:
         low, median = self.settings.reply_delay_minutes
         minutes = min(MAX_DELAY_MINUTES, low + max(median - low, 0.0) * math.exp(0.6 * rng.gauss(0.0, 1.0)))
         post_at = job.at + timedelta(minutes=minutes)
+        if not bot.awake(post_at):  # the active hours ended while writing: the reply is never sent
+            self.tally.skipped["asleep_before_posting"] += 1
+            self.log.write("turn_dropped", t=format_time(post_at), bot=bot.name, thread=thread_id, reason="asleep")
+            bot.busy_until = None
+            if thread:
+                thread.pending.discard(bot.name)
+            return
         bot.busy_until = post_at
         self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
                        **outcome)

@@ -1,0 +1,303 @@
+"""Swarms against a real forum: real SQLite, real event socket, real index and model, real Rasa server.
+
+The session's Rasa server sends its custom actions to the test action stub; here the stub forwards
+them to the action server `murmur swarm` starts (as with rasa.url pointing at your own Rasa server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+import pytest_asyncio
+import yaml
+
+from bots.personas import Persona, load_personas
+from bots.swarm.bots import Bot, make_bots
+from bots.swarm.evaluation import join_quality, limit_violations
+from bots.swarm.forum_view import SeenPost, ThreadState
+from bots.swarm.policy import JoinPolicy
+from bots.swarm.runlog import read_log
+from conversations.importers import SEED_THREADS
+from murmur.config import Settings, SwarmSettings, parse_settings
+from murmur.loading import import_path
+from murmur.swarm_commands import run_swarm
+from tests.conftest import ADMIN_TOKEN, ROOT, SHARED_DATA, start_forum, stop_forum
+
+SESSION = pytest.mark.asyncio(loop_scope="session")
+PERSONAS = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
+CORPUS_PERSONAS = ROOT / "bots" / "corpus_personas"
+
+
+# -- the join policy, rule by rule ------------------------------------------------------------------------
+
+
+def _bot(name: str = "espresso-nerd", account_id: int = 100) -> Bot:
+    bot = make_bots([PERSONAS[name]], 1)[0]
+    bot.account_id = account_id
+    return bot
+
+
+def _thread(*authors: int) -> ThreadState:
+    return ThreadState(1, "t", [SeenPost(i + 1, a, f"post {i}", "2026-01-01T00:00:00Z") for i, a in enumerate(authors)])
+
+
+def _noon(bot: Bot) -> datetime:
+    """Noon in the bot's own time zone: inside every shipped persona's active hours."""
+    return datetime(2026, 3, 3, 12, tzinfo=ZoneInfo(bot.persona.schedule.timezone)).astimezone(timezone.utc)
+
+
+def test_policy_checks_each_rule_and_names_it():
+    settings = SwarmSettings(join_probability=1.0, max_bots_per_thread=2, max_consecutive_bot_posts=2)
+    policy = JoinPolicy(settings, seed=1)
+    bot = _bot()
+    now = _noon(bot)
+    bots = {100: "espresso-nerd", 200: "other-bot", 300: "third-bot"}
+    assert policy.decide(bot, _thread(1, 2), 0.9, now, bots).reason == "joined"
+    assert policy.decide(bot, _thread(1, 2), settings.relevance_threshold - 0.01, now, bots).reason == "below_threshold"
+    start, _ = bot.persona.schedule.active_hours
+    night = bot.local(now).replace(hour=(start - 1) % 24).astimezone(timezone.utc)
+    assert policy.decide(bot, _thread(1), 0.9, night, bots).reason == "asleep"
+    bot.busy_until = now
+    assert policy.decide(bot, _thread(1), 0.9, now, bots).reason == "busy"
+    bot.busy_until = None
+    bot.count_post(now - timedelta(minutes=1), 99)
+    assert policy.decide(bot, _thread(1), 0.9, now, bots).reason == "cooldown"
+    later = now + timedelta(minutes=bot.persona.limits.min_minutes_between_posts + 1)
+    assert policy.decide(bot, _thread(1), 0.9, later, bots).reason == "joined"
+    bot.posts_by_thread[1] = bot.persona.limits.max_posts_per_thread
+    assert policy.decide(bot, _thread(1), 0.9, later, bots).reason == "thread_limit"
+    bot.posts_by_thread[1] = 0
+    assert policy.decide(bot, _thread(1, 100), 0.9, later, bots).reason == "own_post"
+    assert policy.decide(bot, _thread(1, 200, 1, 300, 1), 0.9, later, bots).reason == "bots_per_thread"
+    assert policy.decide(bot, _thread(1, 200, 1, 100, 1), 0.9, later, bots).reason == "joined"  # already in: not a new bot
+    assert policy.decide(bot, _thread(1, 200, 300), 0.9, later, bots).reason in ("bots_per_thread", "consecutive_bots")
+    crowded = _thread(1, 200)
+    crowded.pending.add("third-bot")  # a reply on its way counts toward the caps
+    assert policy.decide(bot, crowded, 0.9, later, bots).reason == "bots_per_thread"
+    bot.posts_by_day[bot.local(later).date()] = bot.persona.schedule.posts_per_day
+    assert policy.decide(bot, _thread(1), 0.9, later, bots).reason == "daily_budget"
+
+
+def test_policy_draw_is_seeded_and_independent_of_order():
+    settings = SwarmSettings(join_probability=0.5)
+    bot = _bot()
+    now = _noon(bot)
+    first = [JoinPolicy(settings, 7).decide(bot, ThreadState(i, "t", [SeenPost(1, 1, "x", "")]), 0.9, now, {}).reason
+             for i in range(40)]
+    again = [JoinPolicy(settings, 7).decide(bot, ThreadState(i, "t", [SeenPost(1, 1, "x", "")]), 0.9, now, {}).reason
+             for i in reversed(range(40))]
+    assert first == list(reversed(again))
+    assert 5 < first.count("joined") < 35 and set(first) == {"joined", "draw"}
+    other = [JoinPolicy(settings, 8).decide(bot, ThreadState(i, "t", [SeenPost(1, 1, "x", "")]), 0.9, now, {}).reason
+             for i in range(40)]
+    assert other != first
+
+
+def test_bots_beyond_the_personas_get_numbered_handles():
+    personas = list(PERSONAS.values())[:3]
+    bots = make_bots(personas, 7)
+    assert [b.name for b in bots][:4] == [personas[0].name, personas[1].name, personas[2].name, f"{personas[0].name}-2"]
+    assert len({b.name for b in bots}) == 7 and all(len(b.name) <= 40 for b in bots)
+
+
+# -- whole runs against a real forum and a real Rasa server ----------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def forward_actions(action_stub):
+    """Rasa's custom actions, forwarded to whichever swarm's action server is running now."""
+    target: dict[str, str] = {}
+    session = aiohttp.ClientSession()
+
+    async def forward(payload: dict) -> dict:
+        async with session.post(target["url"], json=payload) as response:
+            return await response.json()
+
+    with action_stub.responding(forward):
+        yield lambda url: target.__setitem__("url", url)
+    await session.close()
+
+
+def swarm_settings(tmp_path: Path, rasa_url: str, **swarm: object) -> Settings:
+    return parse_settings({"seed": 3, "rasa": {"url": rasa_url},
+                           "swarm": {"log_dir": str(tmp_path / "runs"), **swarm},
+                           "forum": {"limits": {"posts_per_minute": 20, "post_burst": 5}}})
+
+
+async def _seed_forum(tmp_path: Path, settings: Settings, name: str = "forum.db"):
+    db = tmp_path / name
+    await import_path(SEED_THREADS, db, settings)
+    return await start_forum(tmp_path, settings, db=db)
+
+
+def _bot_posts(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT p.id, a.handle, p.thread_id, p.body, p.created_at, p.idempotency_key, gp.persona, gp.run_id "
+            "FROM posts p JOIN accounts a ON a.id = p.author_id JOIN gt_accounts g ON g.account_id = p.author_id "
+            "LEFT JOIN gt_posts gp ON gp.post_id = p.id ORDER BY p.id").fetchall()
+
+
+@SESSION
+@pytest.mark.slow
+async def test_swarm_on_the_seed_forum_keeps_every_rule_and_records_every_post(tmp_path, rasa_server, forward_actions, embedder):
+    settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=12)
+    forum = await _seed_forum(tmp_path, settings)
+    try:
+        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="seed-run",
+                                 progress=False, echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
+    finally:
+        await stop_forum(forum)
+    posts = _bot_posts(forum.db)
+    logged = [r for r in read_log(result.log_path) if r["kind"] == "post"]
+    assert result.tally.posts == len(logged) == len(posts) >= 20
+    assert result.tally.failures == 0 and not [r for r in read_log(result.log_path) if r["kind"] == "error"]
+    assert all(p[6] is not None and p[7] == "seed-run" for p in posts), "every bot post has provenance"
+    assert limit_violations(forum.db, PERSONAS, settings.swarm) == []
+    assert len(result.tally.threads_joined) >= 10 and result.tally.threads_started >= 1
+    assert min(result.tally.join_scores) >= settings.swarm.relevance_threshold
+    acts = Counter(r["act"] for r in logged)
+    assert len(acts) >= 3, acts  # Rasa chose among several dialogue acts
+    # every decision is logged with its reason, and the reasons add up
+    decisions = [r for r in read_log(result.log_path) if r["kind"] == "decision"]
+    assert len(decisions) == result.tally.decisions
+    assert Counter(r["reason"] for r in decisions if not r["joined"]) == +Counter(
+        {k: v for k, v in result.tally.skipped.items() if k != "asleep_before_posting"})
+    # posts are stamped in forum time: the simulated day, not the few seconds the run took
+    times = sorted(datetime.fromisoformat(p[4].replace("Z", "+00:00")) for p in posts)
+    assert times[-1] - times[0] > timedelta(hours=4)
+    assert result.start <= times[0] and times[-1] <= result.end + timedelta(hours=6)
+
+
+@SESSION
+@pytest.mark.slow
+async def test_same_seed_gives_the_same_run(tmp_path, rasa_server, forward_actions, embedder):
+    runs = []
+    for attempt in ("a", "b"):
+        folder = tmp_path / attempt
+        folder.mkdir()
+        settings = swarm_settings(folder, rasa_server.url, bots=10, hours=6)
+        forum = await _seed_forum(folder, settings)
+        try:
+            result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="same",
+                                     progress=False, echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
+        finally:
+            await stop_forum(forum)
+        runs.append((result.log_path.read_text(encoding="utf-8"), [p[1:] for p in _bot_posts(forum.db)]))
+    (log_a, posts_a), (log_b, posts_b) = runs
+    assert posts_a and log_a.count('"kind": "post"') == len(posts_a)
+    assert log_a == log_b, "same seed and inputs: the same decisions, texts and times"
+    assert posts_a == posts_b
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _forum_process(db: Path, port: int, config: Path) -> subprocess.Popen:
+    env = {**os.environ, "MURMUR_ADMIN_TOKEN": ADMIN_TOKEN}
+    return subprocess.Popen([sys.executable, "-m", "murmur.cli", "--config", str(config), "forum", "--port", str(port),
+                             "--db", str(db)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _wait_up(url: str, timeout: float = 60) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    async with session.get(url + "/api/health") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+
+@SESSION
+@pytest.mark.slow
+async def test_forum_killed_mid_run_loses_and_doubles_nothing(tmp_path, rasa_server, forward_actions, embedder):
+    settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=12)
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({"forum": {"limits": {"posts_per_minute": 20, "post_burst": 5}}}))
+    db = tmp_path / "forum.db"
+    await import_path(SEED_THREADS, db, settings)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = _forum_process(db, port, config)
+    await _wait_up(url)
+    outage: dict[str, object] = {}
+
+    async def kill_once(swarm) -> None:
+        nonlocal process
+        if "killed_at" not in outage and swarm.tally.posts >= 10:
+            process.send_signal(signal.SIGKILL)  # no chance to finish anything: whatever was acknowledged is on disk
+            process.wait()
+            outage["killed_at"] = swarm.tally.posts
+
+            async def restart() -> None:
+                await asyncio.sleep(1.5)
+                outage["process"] = _forum_process(db, port, config)
+
+            outage["restart"] = asyncio.create_task(restart())
+
+    try:
+        result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, run_id="outage", progress=False,
+                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, swarm_hook=kill_once)
+    finally:
+        for p in (process, outage.get("process")):
+            if isinstance(p, subprocess.Popen) and p.poll() is None:
+                p.terminate()
+                p.wait()
+    assert outage.get("killed_at"), "the forum was killed mid-run"
+    assert result.tally.posts > outage["killed_at"], "the swarm went on posting after the forum came back"
+    posts = _bot_posts(db)
+    logged = [r for r in read_log(result.log_path) if r["kind"] == "post"]
+    assert sorted(r["key"] for r in logged) == sorted(p[5] for p in posts), "no post lost, none doubled"
+    assert len({p[5] for p in posts}) == len(posts)
+    assert all(p[6] is not None for p in posts)
+    assert result.tally.failures == 0
+
+
+@SESSION
+@pytest.mark.slow
+async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path, rasa_server, forward_actions, embedder):
+    """The measured run: the shared forum corpus plus its distractors, and personas written for those sites."""
+    settings = swarm_settings(tmp_path, rasa_server.url, bots=12, hours=36)
+    db = tmp_path / "corpus.db"
+    await import_path(SHARED_DATA / "forum-corpus" / "threads.jsonl", db, settings)
+    await import_path(SHARED_DATA / "forum-corpus" / "distractors.jsonl", db, settings)
+    forum = await start_forum(tmp_path, settings, db=db)
+    try:
+        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="corpus", progress=False,
+                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions,
+                                 personas_dir=CORPUS_PERSONAS)
+    finally:
+        await stop_forum(forum)
+    sites = {p["name"]: p["site"] for p in yaml.safe_load((ROOT / "index" / "corpus_personas.yml").read_text())["site_personas"]}
+    quality = join_quality(result.log_path, db, sites, {"history.meta", "bicycles.meta", "beer.meta", "coffee.meta"},
+                           settings.swarm.relevance_threshold)
+    recalls = {p: f"{len(quality.joined.get(p, set()) & quality.eligible.get(p, set()))}/{len(quality.eligible.get(p, set()))}"
+               for p in sorted(sites)}
+    print(f"\ncorpus swarm: {quality.joins} joins, on-site {quality.on_site_share:.3f}, "
+          f"distractors {quality.distractor_share:.3f}, joined/eligible per persona {recalls}")
+    assert quality.joins >= 40
+    assert quality.on_site_share >= 0.9
+    assert quality.distractor_share <= 0.02
+    assert sum(len(v) for v in quality.joined.values()) >= 30
+    personas = {p.name: p for p in load_personas(CORPUS_PERSONAS)}
+    assert limit_violations(db, personas, settings.swarm) == []
+    assert all(p[6] is not None for p in _bot_posts(db))
