@@ -1,14 +1,17 @@
-"""``murmur demo``: the main job on embedded defaults.
+"""``murmur demo``: the main job on embedded defaults, from a fresh machine to a summary in a few minutes.
 
-Today: a test forum on SQLite seeded with the project's own threads, the
-thread index built over it, who ought to be in the newest conversations,
-and the forum served on loopback. The swarm joins it once the bots exist.
+A fresh test forum on SQLite seeded with the project's own threads, the
+thread index over it, the Rasa model (trained once, then reused), a swarm of
+the shipped personas over one simulated day (paced so the live page shows
+the bots arriving), and a summary: where the bots went, how relevant that
+was, and what the offline detectors make of the result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import click
@@ -16,28 +19,83 @@ import click
 from conversations.importers import SEED_THREADS
 from conversations.server import create_app
 from murmur.config import Settings
+from murmur.errors import MurmurError
 from murmur.loading import import_path
 from murmur.serving import start_site, wait_for_stop
 
+STEPS = 6
 
-async def run_demo(settings: Settings, *, db: Path, port: int | None, duration: float | None) -> None:
-    click.echo(f"1/4 seeding the test forum in {db} from the project's seed threads")
+
+def _step(number: int, text: str) -> None:
+    click.echo(click.style(f"{number}/{STEPS} ", bold=True) + text)
+
+
+def _fresh(db: Path) -> None:
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
+
+
+async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: float, keep_serving: bool,
+                   duration: float | None = None, admin_token: str | None = None) -> None:
+    import secrets
+
+    from murmur.swarm_commands import default_run_id, run_swarm
+
+    _step(1, f"seeding a fresh test forum in {db} with the project's 50 seed threads")
+    _fresh(db)
     stats = await import_path(SEED_THREADS, db, settings)
-    click.echo(f"    {stats.threads_added} new threads, {stats.posts_added} new posts "
-               f"({stats.threads_skipped} threads were there already)")
-    click.echo("2/4 embedding the threads into the thread index (all-MiniLM-L6-v2, offline; cached after the first run)")
-    await asyncio.to_thread(_show_matches, settings, db)
+    click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people")
+    _step(2, "embedding the threads into the thread index (all-MiniLM-L6-v2, offline; cached after the first run)")
+    embedder = await asyncio.to_thread(_show_matches, settings, db)
+    token = admin_token or settings.forum.admin_token or secrets.token_urlsafe(24)
     host = settings.forum.host
-    port = settings.forum.port if port is None else port
-    runner, port = await start_site(create_app(settings, db=db), host, port)
-    click.echo(f"3/4 the forum is live at http://{host}:{port}/ (API: /api/threads, events: /api/events)")
-    click.echo("4/4 serving" + (f" for {duration:g} s" if duration else "; Ctrl-C stops"))
-    await wait_for_stop(duration)
-    await runner.cleanup()
-    click.echo("demo stopped; the forum database stays in " + str(db))
+    runner, port = await start_site(create_app(settings, db=db, admin_token=token), host,
+                                    settings.forum.port if port is None else port)
+    url = f"http://{host}:{port}"
+    try:
+        _step(3, f"the forum is live at {url}/  <- open it to watch the bots arrive (API /api/threads, events /api/events)")
+        _step(4, "the bots' Rasa model and server (trained only when bots/rasa changed; a minute the first time)")
+        run_id = default_run_id(settings.seed)
+        pace = _Pace(speed)
+        _step(5, f"a swarm of {settings.swarm.bots} bots over {settings.swarm.hours:g} simulated hours "
+                 f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
+        result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
+                                 echo=lambda line: click.echo(f"    {line}"), swarm_hook=pace)
+        _step(6, "summary")
+        click.echo(result.summary())
+        click.echo("    what an offline detector makes of it (murmur export + murmur detect, no network):")
+        for line in await asyncio.to_thread(_detect, settings, db, run_id, embedder):
+            click.echo(f"    {line}")
+        if keep_serving:
+            click.echo(f"the forum stays up at {url}/ " + (f"for {duration:g} s" if duration else "until Ctrl-C"))
+            await wait_for_stop(duration)
+    finally:
+        await runner.cleanup()
+    click.echo(f"done. The forum is in {db}: browse it again with `murmur forum --db {db}`; "
+               f"the run log is {result.log_path if 'result' in locals() else settings.swarm.log_dir}")
 
 
-def _show_matches(settings: Settings, db: Path) -> None:
+class _Pace:
+    """Holds a simulated run to ``speed`` times forum time, so people can watch it; 0 runs flat out."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.started: tuple[float, object] | None = None
+
+    async def __call__(self, swarm) -> None:
+        if not self.speed or not swarm.clock.simulated:
+            return
+        now = swarm.clock.now()
+        if self.started is None:
+            self.started = (time.perf_counter(), now)
+            return
+        wall0, sim0 = self.started
+        ahead = (now - sim0).total_seconds() / self.speed - (time.perf_counter() - wall0)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+def _show_matches(settings: Settings, db: Path):
     """Build the index over the demo forum and say who ought to be in its newest threads, and why."""
     from index.build import open_embedder
     from index.matching import Matcher
@@ -48,8 +106,26 @@ def _show_matches(settings: Settings, db: Path) -> None:
     index = build_and_save(settings, db, embedder, desc="    embedding")
     matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_path()))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 5").fetchall()
+        newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 3").fetchall()
     click.echo(f"    {len(index)} threads indexed; who ought to be in the newest conversations:")
     for thread_id, title in newest:
         best = matcher.personas_for(thread_id, 1)[0]
         click.echo(f"    - {title[:60]!r}: {best.persona} ({best.score:.2f}, because of '{best.reason}')")
+    return embedder
+
+
+def _detect(settings: Settings, db: Path, run_id: str, embedder) -> list[str]:
+    """Export the demo forum and run the offline detectors on it; a problem is reported, not raised."""
+    try:
+        from detection.export import export_forum
+        from detection.pipeline import run_detection
+    except ImportError as exc:  # pragma: no cover - detection is part of murmur; this guards a broken install
+        return [f"(detection unavailable: {exc})"]
+    dataset = db.parent / f"{db.stem}-dataset"
+    out = db.parent / f"{db.stem}-report"
+    try:
+        export_forum(db, dataset)
+        report = run_detection(dataset, out, seed=settings.seed, progress=False, embedder=embedder)
+    except MurmurError as exc:
+        return [f"(detection could not run on this small forum: {exc})"]
+    return report.summary_lines()

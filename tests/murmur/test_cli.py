@@ -52,34 +52,26 @@ def test_import_errors_are_one_line(tmp_path):
     assert both.exit_code == 2 and "not both" in both.output
 
 
-@pytest.mark.slow
-async def test_demo_seeds_and_serves_the_forum(tmp_path):
-    import asyncio
+def test_swarm_refuses_what_it_must_not_do_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("MURMUR_ADMIN_TOKEN", raising=False)
+    config = tmp_path / "c.yml"
+    config.write_text("seed: 1\n")
+    no_token = CliRunner().invoke(cli, ["--config", str(config), "swarm"])
+    assert no_token.exit_code == 1 and "admin token" in no_token.output and "MURMUR_ADMIN_TOKEN" in no_token.output
+    monkeypatch.setenv("MURMUR_ADMIN_TOKEN", "a-test-admin-token-0123456789")
+    remote = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--forum", "http://192.0.2.10:8765"])
+    assert remote.exit_code == 1 and "not this machine" in remote.output and "Traceback" not in remote.output
+    not_url = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--forum", "ftp://127.0.0.1"])
+    assert not_url.exit_code == 1 and "--forum" in not_url.output
+    bad_id = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--run-id", "../../etc"])
+    assert bad_id.exit_code == 1 and "--run-id" in bad_id.output
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "murmur.cli", "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--for", "20",
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        output = b""
-        async with asyncio.timeout(120):
-            while b"live at" not in output:
-                line = await process.stdout.readline()
-                if not line:
-                    pytest.fail(f"the demo ended early:\n{output.decode()}")
-                output += line
-        assert b"who ought to be in the newest conversations" in output
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/api/threads") as response:
-                assert (await response.json())["total"] >= 40
-            async with session.get(f"http://127.0.0.1:{port}/") as response:
-                assert "espresso" in (await response.text()).lower()
-    finally:
-        process.terminate()
-        await process.wait()
+        port = sock.getsockname()[1]  # nothing listens here
+    absent = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--forum", f"http://127.0.0.1:{port}"])
+    assert absent.exit_code == 1 and "no murmur forum answers" in absent.output
 
 
 def test_a_busy_port_is_one_line(tmp_path):
