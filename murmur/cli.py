@@ -82,14 +82,18 @@ def import_command(ctx: click.Context, path: Path | None, seed: bool, db: Path |
 @cli.command(short_help="Run the main job on embedded defaults.")
 @click.option("--port", type=int, default=None, help="port (default: forum.port)")
 @click.option("--db", type=click.Path(path_type=Path), default=Path("var/demo.db"), show_default=True,
-              help="SQLite file for the demo forum")
-@click.option("--for", "duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+              help="SQLite file for the demo forum (made fresh each run)")
+@click.option("--speed", type=click.FloatRange(min=0), default=1440.0, show_default=True,
+              help="forum time per wall second (1440: a day in a minute); 0 runs as fast as it can")
+@click.option("--keep-serving", is_flag=True, help="keep the forum up after the summary, until Ctrl-C")
+@click.option("--for", "duration", type=float, default=None, help="with --keep-serving: stop after this many seconds")
 @click.pass_context
-def demo(ctx: click.Context, port: int | None, db: Path, duration: float | None) -> None:
-    """The main job on embedded defaults: a seeded test forum on SQLite, served on loopback."""
+def demo(ctx: click.Context, port: int | None, db: Path, speed: float, keep_serving: bool, duration: float | None) -> None:
+    """The main job on embedded defaults: a seeded test forum, a swarm of persona bots over one simulated day,
+    and what offline detection makes of it."""
     from murmur.demo import run_demo
 
-    asyncio.run(run_demo(_settings(ctx), db=db, port=port, duration=duration))
+    asyncio.run(run_demo(_settings(ctx), db=db, port=port, speed=speed, keep_serving=keep_serving, duration=duration))
 
 
 from murmur.bots_commands import chat, train  # noqa: E402  (commands live in their own modules)
