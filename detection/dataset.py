@@ -171,10 +171,12 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
                 raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'no header'}; "
                                    f"{path.name} needs {', '.join(required)} (optional: {', '.join(optional)})")
             rows = []
+            end = reader.line_num  # a quoted cell may span lines: a row is named by the line it starts on
             for row in reader:
                 if None in row:  # more cells than header columns
-                    raise DatasetError(f"{path} line {reader.line_num}: more cells than the header has columns; quote text that contains commas")
-                row["_line"] = str(reader.line_num)
+                    raise DatasetError(f"{path} line {end + 1}: more cells than the header has columns; quote text that contains commas")
+                row["_line"] = str(end + 1)
+                end = reader.line_num
                 rows.append(row)
             return rows
     except UnicodeDecodeError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class TrainingSet:
     post_labels: np.ndarray
 
 
+@runtime_checkable
 class Detector(Protocol):
     name: str
     families: tuple[str, ...]

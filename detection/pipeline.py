@@ -105,8 +105,13 @@ def _pct(value: float | None) -> str:
 
 
 def resolve_detectors(requested: Sequence[str] | None, available: dict[str, str | None]) -> list[str]:
-    """The detectors to run, in report order; unknown names and unmeasurable families fail here."""
-    names = list(dict.fromkeys(n.strip() for item in (requested or DETECTORS) for n in item.split(",") if n.strip()))
+    """The detectors to run, in report order; unknown names and unmeasurable families asked for fail here.
+
+    By default every detector runs, except those of families the dataset cannot measure (the report says why).
+    """
+    if not requested:
+        return [n for n in DETECTORS if n not in FAMILY_DETECTORS or available[n] is None]
+    names = list(dict.fromkeys(n.strip() for item in requested for n in item.split(",") if n.strip()))
     if not names:
         raise UnknownDetector(f"--detectors: name at least one of {', '.join(DETECTORS)}")
     for name in names:

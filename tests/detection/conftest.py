@@ -153,3 +153,26 @@ def dataset_dir(built_forum, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dataset") / "ds"
     export_forum(built_forum.db, out)
     return out
+
+
+@dataclass
+class Computed:
+    """The dataset with its signals, and each group's account rows."""
+
+    dataset: object
+    signals: object
+    accounts: object  # FeatureTable, one row per account
+    rows: dict[str, np.ndarray]  # group (and "human") -> account rows
+
+
+@pytest.fixture(scope="session")
+def computed(dataset_dir, built_forum, embedder) -> Computed:
+    from detection.dataset import load_dataset
+    from detection.features import account_features, embed_forum, post_signals
+
+    dataset = load_dataset(dataset_dir)
+    signals = post_signals(dataset.forum, embed_forum(dataset.forum, embedder))
+    index = {a: i for i, a in enumerate(dataset.forum.account_ids)}
+    rows = {g: np.array([index[a] for a in ids]) for g, ids in built_forum.groups.items()}
+    rows["human"] = np.array([index[a] for a in built_forum.humans])
+    return Computed(dataset, signals, account_features(signals), rows)
