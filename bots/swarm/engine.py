@@ -58,6 +58,7 @@ T = TypeVar("T")
 FORUM_WAIT_S = 600.0        # how long a forum may be gone before the run gives up
 TURN_RETRIES = 1            # a failed turn (Rasa, generator) is tried again once, then skipped
 MAX_DELAY_MINUTES = 6 * 60
+WALL_STEP = timedelta(seconds=1)
 
 
 class SwarmError(MurmurError):
@@ -182,12 +183,14 @@ class Swarm:
         follower = asyncio.create_task(self._follow())
         progress = Progress(start, end, enabled=self.progress_enabled)
         try:
-            while self._queue and self._queue[0].at < end:
-                step_start = self._queue[0].at
-                if not self.clock.simulated:
-                    step_start = max(step_start, self.clock.now())
+            while self._running(end):
+                if self.clock.simulated:
+                    step_start = self._queue[0].at
+                    step_end = min(step_start + timedelta(seconds=self.settings.tick_s), end)
+                else:  # wake at least every WALL_STEP, so people's posts are answered while the bots wait
+                    step_start = min(self._queue[0].at if self._queue else end, self.clock.now() + WALL_STEP)
+                    step_end = step_start + WALL_STEP
                 await self.clock.wait_until(step_start)
-                step_end = min(step_start + timedelta(seconds=self.settings.tick_s), end)
                 jobs = await self._phase_one(step_end)
                 jobs += await self._external_events(step_start)
                 await self._phase_two(jobs)
@@ -207,6 +210,11 @@ class Swarm:
             self.log.close()
         return SwarmResult(self.run_id, self.seed, self.log_path, start, end, len(self.bots), self.tally,
                            time.perf_counter() - started, self.seconds_in)
+
+    def _running(self, end: datetime) -> bool:
+        if self.clock.simulated:
+            return bool(self._queue) and self._queue[0].at < end
+        return self.clock.now() < end
 
     def _start_time(self) -> datetime:
         if self.clock_kind == "wall":

@@ -301,3 +301,35 @@ async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path,
     personas = {p.name: p for p in load_personas(CORPUS_PERSONAS)}
     assert limit_violations(db, personas, settings.swarm) == []
     assert all(p[6] is not None for p in _bot_posts(db))
+
+
+@SESSION
+@pytest.mark.slow
+async def test_wall_clock_swarm_answers_a_thread_a_person_opens_mid_run(tmp_path, rasa_server, forward_actions, embedder):
+    """Live: the swarm follows the event socket, indexes a person's new thread, and bots who ought to be there join."""
+    settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=40 / 3600, clock="wall", scan_every_minutes=600,
+                              reply_delay_minutes=[0.05, 0.1], join_probability=1.0, relevance_threshold=0.5)
+    forum = await _seed_forum(tmp_path, settings)
+    person = await forum.account("new_person")
+    opened: dict[str, int] = {}
+
+    async def open_a_thread(swarm) -> None:
+        if "thread" not in opened:
+            made = await person.create_thread("Why does my espresso shot run so fast and taste sour?",
+                                              "Fresh beans, 18 g in, 36 g out in 15 seconds. Grind finer, or is it the tamp?")
+            opened["thread"] = made["thread"]["id"]
+
+    try:
+        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="live", progress=False,
+                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions,
+                                 swarm_hook=open_a_thread)
+        replies = (await forum.anonymous.get_thread(opened["thread"]))["posts"][1:]
+    finally:
+        await stop_forum(forum)
+    decisions = [r for r in read_log(result.log_path) if r["kind"] == "decision" and r["thread"] == opened["thread"]]
+    assert decisions and {r["source"] for r in decisions} >= {"event"}
+    joined = {r["bot"] for r in decisions if r["joined"]}
+    assert joined and joined <= {"espresso-nerd", "espresso-pragmatist"} | {r["bot"] for r in decisions}
+    assert any(r["bot"].startswith("espresso") for r in decisions if r["score"] >= 0.5), decisions
+    assert replies and {p["author"]["handle"] for p in replies} <= joined
+    assert len(replies) <= settings.swarm.max_consecutive_bot_posts
