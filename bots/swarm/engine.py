@@ -309,11 +309,11 @@ class Swarm:
         account = self.admin.with_token(bot.token)
         at = format_time(now) if self.clock.simulated else None
         extra = {"bot": bot.name, "interest": data["interest"]} | ({"thread_id": thread.id} if thread else {})
-        await self._forum(lambda: self.admin.record_provenance(
-            persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
-            score=round(data["score"], 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
         bot.busy_until = None
         try:
+            await self._forum(lambda: self.admin.record_provenance(
+                persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
+                score=round(data["score"], 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
             if thread is None:
                 made = await self._forum(lambda: account.create_thread(data["title"], data["text"], list(data["tags"]),
                                                                       idempotency_key=key, at=at))
@@ -324,7 +324,7 @@ class Swarm:
             else:
                 post = await self._forum(lambda: account.reply(thread.id, data["text"], data.get("parent_id"),
                                                                idempotency_key=key, at=at))
-        except ForumClientError as exc:
+        except ForumClientError as exc:  # refused (e.g. 429, a thread gone): this post is skipped, the run goes on
             if thread is not None:
                 thread.pending.discard(bot.name)
             self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")

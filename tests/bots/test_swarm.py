@@ -333,3 +333,26 @@ async def test_wall_clock_swarm_answers_a_thread_a_person_opens_mid_run(tmp_path
     assert any(r["bot"].startswith("espresso") for r in decisions if r["score"] >= 0.5), decisions
     assert replies and {p["author"]["handle"] for p in replies} <= joined
     assert len(replies) <= settings.swarm.max_consecutive_bot_posts
+
+
+@SESSION
+@pytest.mark.slow
+async def test_failing_turns_are_logged_and_the_swarm_goes_on(tmp_path, rasa_server, forward_actions, embedder):
+    """A reply generator that cannot be reached (an LLM server that is down) fails every turn; the run still ends."""
+    dead = f"http://127.0.0.1:{_free_port()}"
+    settings = parse_settings({"seed": 3, "rasa": {"url": rasa_server.url},
+                               "replies": {"backend": "llm", "llm": {"url": dead, "timeout_s": 2, "retries": 0}},
+                               "swarm": {"log_dir": str(tmp_path / "runs"), "bots": 6, "hours": 6, "new_thread_share": 0.3}})
+    forum = await _seed_forum(tmp_path, settings)
+    try:
+        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="failing", progress=False,
+                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
+    finally:
+        await stop_forum(forum)
+    errors = [r for r in read_log(result.log_path) if r["kind"] == "error"]
+    assert result.tally.joins > 0 and result.tally.failures == len(errors) > 0
+    assert result.tally.posts == 0 and _bot_posts(forum.db) == []
+    assert all(r["then"] == "skip" and r["error"] for r in errors)
+    assert any("llm" in r["error"] or "rasa" in r["error"] for r in errors)
+    assert read_log(result.log_path).__next__()["kind"] == "run"
+    assert [r for r in read_log(result.log_path)][-1]["kind"] == "summary"
