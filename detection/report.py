@@ -96,7 +96,7 @@ def _posts_seen(path: Path, posts_seen: dict[str, list[dict[str, Any]]], most: i
 def _num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value + 0.0:.{digits}f}" if isinstance(value, float) else str(value)
+    return f"{round(value, digits) + 0.0:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def _pct(value: Any) -> str:

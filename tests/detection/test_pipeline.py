@@ -71,12 +71,37 @@ def test_summary_lines_and_closing_note_agree_with_the_numbers(report):
     assert any(line.startswith(f"combined: ROC-AUC {combined['mean']:.3f} [") for line in lines)
     assert any(line.startswith("baseline (best single feature: ") for line in lines)
     assert lines[-1] == f"report: {report.report_html}"
-    difference = results["comparison"]["roc_auc_difference"]
-    if difference["ci"][0] > 0:
-        assert results["closing_note"].startswith("The ")
-        assert "beats the trivial baseline" in results["closing_note"]
-    else:
-        assert results["closing_note"].startswith("The trivial baseline cannot be beaten on this dataset")
+    comparison = results["comparison"]
+    wins = (comparison["roc_auc_difference"]["ci"][0] > 0, comparison["dr_at_1pct_fpr_difference"]["ci"][0] > 0)
+    expected = {(True, True): " beats the best single feature", (True, False): " ranks accounts better than",
+                (False, True): " ranks accounts no better than", (False, False): "The trivial baseline cannot be beaten"}
+    assert expected[wins] in results["closing_note"]
+    assert lines[-2] == results["closing_note"]
+
+
+def _compared(auc: tuple[float, float, float], dr: tuple[float, float, float], baseline_auc: float) -> dict:
+    metric = lambda mean: {"mean": mean, "ci": [mean, mean]}  # noqa: E731
+    return {
+        "comparison": {"detector": "combined", "roc_auc_difference": {"mean": auc[0], "ci": list(auc[1:])},
+                       "dr_at_1pct_fpr_difference": {"mean": dr[0], "ci": list(dr[1:])}},
+        "detectors": {"combined": {"accounts": {"roc_auc": metric(0.99), "dr_at_1pct_fpr": metric(0.9)}},
+                      "baseline": {"accounts": {"roc_auc": metric(baseline_auc), "dr_at_1pct_fpr": metric(0.2)}}},
+        "baseline_choices": {"accounts": {"gap_median_log (timing)": 3}},
+    }
+
+
+@pytest.mark.parametrize("auc, dr, baseline_auc, expected", [
+    ((0.1, 0.05, 0.2), (0.7, 0.5, 0.9), 0.89, "The combined detector beats the best single feature (mostly gap_median_log"),
+    ((0.1, 0.05, 0.2), (0.0, -0.2, 0.3), 0.89, "The combined detector ranks accounts better than"),
+    ((0.0, -0.01, 0.02), (0.7, 0.5, 0.9), 0.99, "The combined detector ranks accounts no better than"),
+    ((0.0, 0.0, 0.02), (0.0, -0.1, 0.1), 0.99, "The trivial baseline cannot be beaten on this dataset"),
+])
+def test_closing_note_says_which_way_the_comparison_went(auc, dr, baseline_auc, expected):
+    from detection.pipeline import _closing_note
+
+    note = _closing_note(_compared(auc, dr, baseline_auc))
+    assert note.startswith(expected)
+    assert ("says more about how this dataset was assembled" in note) == expected.startswith("The trivial")
 
 
 def test_a_trivially_separable_dataset_is_called_so(tmp_path, capsys):
