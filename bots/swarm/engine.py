@@ -260,15 +260,21 @@ class Swarm:
                 bot.busy_until = now
                 return [_Job(now, bot, "open", interest=rng.choice(bot.persona.interests))]
             return []
+        blocked = self.policy.can_post(bot, now)
+        if blocked:  # nothing to search for: one decision says why
+            self._decided(now, bot, None, 0.0, "", blocked, source="scan")
+            return []
         started = time.perf_counter()
         matches = self.matcher.threads_for(bot.persona.name, self.settings.candidates)
         self.seconds_in["matching"] += time.perf_counter() - started
-        jobs = []
-        for match in matches:
+        for match in matches:  # best first: the bot reads down the list until it joins one or the rest are off-topic
             thread = self.threads.get(match.thread_id)
-            if thread is not None:
-                jobs += self._consider(bot, thread, match.score, match.reason, now, "scan")
-        return jobs
+            if thread is None:
+                continue
+            jobs = self._consider(bot, thread, match.score, match.reason, now, "scan")
+            if jobs or match.score < self.settings.relevance_threshold:
+                return jobs
+        return []
 
     def _consider(self, bot: Bot, thread: ThreadState, score: float, reason: str, now: datetime, source: str) -> list[_Job]:
         decision = self.policy.decide(bot, thread, score, now, self.bot_accounts)
@@ -295,9 +301,11 @@ class Swarm:
         matches = self.matcher.personas_for(thread.id, self.settings.candidates)
         self.seconds_in["matching"] += time.perf_counter() - started
         jobs = []
-        for match in matches:
+        for match in matches:  # best first
             for bot in self.bots_of.get(match.persona, ()):
                 jobs += self._consider(bot, thread, match.score, match.reason, now, source)
+                if match.score < self.settings.relevance_threshold:
+                    return jobs  # this persona and every one after it are off-topic here: one decision says so
         return jobs
 
     async def _commit(self, due: _Due) -> list[_Job]:
