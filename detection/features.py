@@ -404,9 +404,9 @@ class Signals:
     vectors: Vectors | None
     families: tuple[str, ...]
     window_s: float
-    _words: tuple[tuple[str, ...], ...] = ()
-    _openers: tuple[str | None, ...] = ()
-    _closers: tuple[str | None, ...] = ()
+    words: tuple[tuple[str, ...], ...] = ()
+    openers: tuple[str | None, ...] = ()
+    closers: tuple[str | None, ...] = ()
     neighbours: np.ndarray | None = None  # each thread's nearest threads (relevance)
 
 
@@ -479,7 +479,7 @@ def post_signals(forum: Forum, vectors: Vectors | None, families: Sequence[str] 
         b.add("coordination", "co_accounts_log", np.log1p(co))
         b.add("coordination", "co_repeat_log", np.log1p(repeat))
     return Signals(forum=forum, posts=b.table(), vectors=vectors, families=families, window_s=window_s,
-                   _words=tuple(tuple(w) for w in words), _openers=tuple(openers), _closers=tuple(closers),
+                   words=tuple(tuple(w) for w in words), openers=tuple(openers), closers=tuple(closers),
                    neighbours=neighbours if "relevance" in families else None)
 
 
@@ -516,9 +516,9 @@ def account_features(signals: Signals, limit: int | None = None) -> FeatureTable
         cross = posts.column("cross_sim_max")
         b.add("text", "near_duplicate_share", per_account(
             lambda g: float(np.mean(np.nan_to_num(cross[g], nan=0.0) >= NEAR_DUPLICATE))))
-        for name, keys in (("opener_reuse", signals._openers), ("closer_reuse", signals._closers)):
+        for name, keys in (("opener_reuse", signals.openers), ("closer_reuse", signals.closers)):
             b.add("text", name, per_account(lambda g: _reuse([keys[i] for i in g])))
-        b.add("text", "ngram_self_repeat", per_account(lambda g: _self_repeat([signals._words[i] for i in g])))
+        b.add("text", "ngram_self_repeat", per_account(lambda g: _self_repeat([signals.words[i] for i in g])))
         b.add("text", "self_sim_mean", per_account(lambda g: _mean_pairwise(signals.vectors.posts[g[signals.vectors.post_valid[g]]])))
     if "relevance" in families:
         def thread_stats(g: np.ndarray) -> list[float]:

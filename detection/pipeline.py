@@ -40,6 +40,7 @@ from detection.evaluate import (
     prepare_splits,
     run_evaluation,
 )
+from detection.formatting import num, pct, with_interval
 from detection.features import (
     DEFAULT_WINDOW_S,
     FAMILIES,
@@ -85,24 +86,11 @@ class DetectionReport:
             label = name
             if name == "baseline" and r["baseline_choices"]["accounts"]:
                 label = f"baseline (best single feature: {next(iter(r['baseline_choices']['accounts']))})"
-            lines.append(f"{label}: ROC-AUC {_fmt(m['roc_auc'])}, PR-AUC {_fmt(m['pr_auc'])}, "
-                         f"detects {_pct(m['dr_at_1pct_fpr']['mean'])} at 1% FPR on accounts")
+            lines.append(f"{label}: ROC-AUC {with_interval(m['roc_auc'])}, PR-AUC {with_interval(m['pr_auc'])}, "
+                         f"detects {pct(m['dr_at_1pct_fpr']['mean'], 0)} at 1% FPR on accounts")
         lines.append(r["closing_note"])
         lines.append(f"report: {self.report_html}")
         return lines
-
-
-def _fmt(metric: dict[str, Any]) -> str:
-    lo, hi = metric["ci"]
-    return f"{_num(metric['mean'])} [{_num(lo)}, {_num(hi)}]"
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{round(value, 3) + 0.0:.3f}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def resolve_detectors(requested: Sequence[str] | None, available: dict[str, str | None]) -> list[str]:
@@ -331,11 +319,11 @@ def _closing_note(r: dict[str, Any]) -> str:
         return diff["ci"][0] is not None and diff["ci"][0] > 0
 
     def diff_text(diff: dict[str, Any]) -> str:
-        return f"{_num(diff['mean'])} [{_num(diff['ci'][0])}, {_num(diff['ci'][1])}]"
+        return f"{num(diff['mean'])} [{num(diff['ci'][0])}, {num(diff['ci'][1])}]"
 
-    ranking = f"ROC-AUC {_fmt(mine['roc_auc'])} against {_fmt(base['roc_auc'])}, difference {diff_text(auc)}"
-    at_1 = (f"at 1% false positives it detects {_pct(mine['dr_at_1pct_fpr']['mean'])} of synthetic accounts against "
-            f"{_pct(base['dr_at_1pct_fpr']['mean'])}, difference {diff_text(dr)}")
+    ranking = f"ROC-AUC {with_interval(mine['roc_auc'])} against {with_interval(base['roc_auc'])}, difference {diff_text(auc)}"
+    at_1 = (f"at 1% false positives it detects {pct(mine['dr_at_1pct_fpr']['mean'], 0)} of synthetic accounts against "
+            f"{pct(base['dr_at_1pct_fpr']['mean'], 0)}, difference {diff_text(dr)}")
     versus = f"the best single feature (mostly {chosen}, chosen on each training split)"
     if wins(auc) and wins(dr):
         return f"The {best} detector beats {versus} on accounts: {ranking}; and {at_1}."

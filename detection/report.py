@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from detection.evaluate import Evaluation, Outcome
+from detection.formatting import num, pct, with_interval
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html"
 PLOTS = {
@@ -93,22 +94,6 @@ def _posts_seen(path: Path, posts_seen: dict[str, list[dict[str, Any]]], most: i
     _save(figure, path)
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{round(value, digits) + 0.0:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def _ci(metric: dict[str, Any], pct: bool = False) -> str:
-    show = _pct if pct else _num
-    lo, hi = metric["ci"]
-    return f"{show(metric['mean'])} <small>[{show(lo)}, {show(hi)}]</small>"
-
-
 def write_report(out_dir: Path, results: dict[str, Any], evaluation: Evaluation, seen: dict[int, Evaluation]) -> tuple[Path, Path]:
     """Write the plots, report.html and report.json; returns (html, json) paths."""
     out_dir = Path(out_dir)
@@ -128,7 +113,8 @@ def write_report(out_dir: Path, results: dict[str, Any], evaluation: Evaluation,
     json_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True,
                                      undefined=jinja2.StrictUndefined)
-    environment.filters.update(num=_num, pct=_pct, ci=lambda m, pct=False: Markup(_ci(m, pct)))
+    environment.filters.update(
+        num=num, pct=pct, ci=lambda m, percent=False: Markup(with_interval(m, percent).replace(" [", " <small>[") + "</small>"))
     html = environment.get_template(TEMPLATE.name).render(r=results, plots=plots, titles=PLOTS)
     html_path = out_dir / "report.html"
     html_path.write_text(html, encoding="utf-8")

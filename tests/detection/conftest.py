@@ -73,6 +73,7 @@ async def build_forum(db: Path, embedder, seed: int = 11) -> BuiltForum:
     imported, held_out = records[0::2], records[1::2]
     spare_texts = [p["body"] for r in held_out for p in r["posts"] if len(p["body"].split()) >= 15]
     rng.shuffle(spare_texts)
+    spare_texts = spare_texts[:300]  # 192 are used; each candidate costs an embedding on a cold cache
     async with ForumStore(db, clock=lambda: now["t"]) as store:
         await import_threads(store, [parse_thread(r, f"corpus:{i}") for i, r in enumerate(imported)])
         threads = []
