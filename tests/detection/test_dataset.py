@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from conversations.models import Provenance
+from conversations.schema import migrate
 from conversations.store import ForumStore
 from detection.dataset import LABELS, MANIFEST, POST_LABELS, POSTS, THREADS, load_dataset
 from detection.errors import DatasetError, ExportError, UnknownDetector
@@ -122,9 +123,10 @@ def test_export_refuses_what_is_not_a_forum(tmp_path):
     with pytest.raises(ExportError, match="not a murmur forum database"):
         export_forum(other, tmp_path / "out")
     newer = tmp_path / "newer.db"
-    asyncio.run(ForumStore(newer).open()).__class__  # create the schema
-    with sqlite3.connect(newer) as conn:
-        conn.execute("PRAGMA user_version = 99")
+    conn = sqlite3.connect(newer, isolation_level=None)
+    migrate(conn)  # the forum's schema, then a version from a future murmur
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
     with pytest.raises(ExportError, match="schema version 99"):
         export_forum(newer, tmp_path / "out")
 
