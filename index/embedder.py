@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,9 @@ class Embedder:
         self.max_tokens = int(self._model.max_seq_length)
         self.cache = EmbeddingCache(cache_path, self.dims)
         self.stats = EmbedStats()
+        # One model call at a time: the fast tokenizer is not safe to share between threads ("Already borrowed"),
+        # and torch already spreads one call over every core; the lock also keeps the counters exact.
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, in order; cached vectors are reused, the rest encoded in batches."""
@@ -83,8 +87,9 @@ class Embedder:
             cached.update(fresh)
         for row, key in enumerate(keys):
             out[row] = cached[key]
-        self.stats.texts += len(texts)
-        self.stats.cache_hits += len(texts) - len(missing)
+        with self._lock:
+            self.stats.texts += len(texts)
+            self.stats.cache_hits += len(texts) - len(missing)
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
@@ -92,12 +97,13 @@ class Embedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """The model itself, no cache: what the cache saves, and the benchmark's baseline path."""
-        lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
-        self.stats.truncated += sum(n > self.max_tokens for n in lengths)
-        self.stats.encode_calls += 1
-        self.stats.encoded += len(texts)
-        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        with self._lock:
+            lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
+            self.stats.truncated += sum(n > self.max_tokens for n in lengths)
+            self.stats.encode_calls += 1
+            self.stats.encoded += len(texts)
+            vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
     def close(self) -> None:

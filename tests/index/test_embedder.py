@@ -48,3 +48,19 @@ def test_long_text_is_cut_explicitly_and_counted(embedder):
     vector = embedder.embed_one(long_text)
     assert embedder.stats.truncated == before + 1
     assert vector.shape == (DIMS,)
+
+
+def test_threads_may_share_one_embedder(embedder):
+    """Swarm turns embed from several worker threads at once: no tokenizer errors, the same vectors, exact counts."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ["espresso", "grinder", "sourdough", "telescope", "kernel", "ubuntu", "hops", "tyres", "monstera", "switch"]
+    batches = [[" ".join(random.Random(f"{b}:{i}").choices(words, k=random.Random(f"{b}:{i}").randint(1, 400)))
+                for i in range(8)] for b in range(32)]
+    before = embedder.stats.encode_calls
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(embedder.encode, batches))
+    assert embedder.stats.encode_calls - before == len(batches)
+    for batch, vectors in zip(batches[:3], together[:3]):
+        assert np.allclose(vectors, embedder.encode(batch), atol=1e-5)
