@@ -99,7 +99,7 @@ class Matcher:
         if not candidates:
             return []
         ids = sorted(candidates)
-        thread_vectors = np.vstack([self.index.vector(t) for t in ids])
+        thread_vectors = self.index.vectors(ids)
         similarities = thread_vectors @ vectors.T  # threads x interests
         best = similarities.argmax(axis=1)
         scores = similarities.max(axis=1)

@@ -84,6 +84,18 @@ class ThreadIndex:
             raise UnknownThread(f"thread {thread_id} is not in the index; index it first (murmur index build)")
         return self._index.reconstruct(label)
 
+    def vectors(self, thread_ids: Sequence[int]) -> np.ndarray:
+        """Several threads' vectors in one call (one row each, in order)."""
+        labels = []
+        for thread_id in thread_ids:
+            label = self._label_of.get(thread_id)
+            if label is None:
+                raise UnknownThread(f"thread {thread_id} is not in the index; index it first (murmur index build)")
+            labels.append(label)
+        if not labels:
+            return np.empty((0, self.dims), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(labels, dtype=np.int64))
+
     def _check(self, vectors: np.ndarray, count: int) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dims) if vectors.size else vectors
         if vectors.shape != (count, self.dims):

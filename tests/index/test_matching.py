@@ -18,6 +18,9 @@ TOPIC_OF_PERSONA = {
     "espresso-nerd": "espresso", "sourdough-sam": "sourdough", "city-cyclist": "cycling", "plant-parent": "houseplants",
     "stargazer": "astronomy", "py-mentor": "python", "hop-chaser": "homebrewing", "trail-miles": "trail-running",
     "keyboard-clacker": "keyboards", "bird-notes": "birdwatching",
+    "espresso-pragmatist": "espresso", "rye-and-crumb": "sourdough", "cargo-commuter": "cycling", "leaf-lab": "houseplants",
+    "southern-skies": "astronomy", "pandas-wrangler": "python", "kit-brewer": "homebrewing", "hill-hiker": "trail-running",
+    "split-typist": "keyboards", "songbird-ear": "birdwatching",
 }
 
 

@@ -48,6 +48,9 @@ def test_search_update_and_remove_change_results(threshold):
     assert len(index) == 398
     with pytest.raises(UnknownThread, match="1008"):
         index.vector(1008)
+    assert np.allclose(index.vectors([1010, 1007, 1011]), np.vstack([vectors[10], -query, vectors[11]]), atol=1e-6)
+    with pytest.raises(UnknownThread, match="1009"):
+        index.vectors([1010, 1009])
 
 
 def test_dead_entries_are_compacted_and_never_returned():
