@@ -21,6 +21,7 @@ from index.documents import ThreadText, thread_vectors
 from index.embedder import Embedder
 from index.threads import ThreadIndex
 
+MAX_SENTENCES_PER_THREAD = 20  # a reply draws on the opening post and first answers; embedding them all cost most of a turn
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 
@@ -71,12 +72,17 @@ class Library:
             conn.close()
         return cls(embedder, threads)
 
+    def _sentences(self, thread_id: int) -> list[str]:
+        """A thread's first sentences: enough to draw on, and each new thread costs a bounded number of embeddings."""
+        found = [s for body in self.threads[thread_id][1] for s in sentences(body)]
+        return found[:MAX_SENTENCES_PER_THREAD]
+
     def passages_for(self, query: str, *, threads: int = 3, exclude_thread: int | None = None) -> list[Passage]:
         """Sentences from the threads nearest the query, the most relevant first."""
         query_vector = self.embedder.embed_one(query)
         hits = [h for h in self.index.search(query_vector, threads + 1) if h.thread_id != exclude_thread][:threads]
         candidates = [Passage(s, h.thread_id, self.threads[h.thread_id][0])
-                      for h in hits for body in self.threads[h.thread_id][1] for s in sentences(body)]
+                      for h in hits for s in self._sentences(h.thread_id)]
         if not candidates:
             return []
         scores = self.embedder.embed([c.text for c in candidates]) @ query_vector

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from bots.personas import Persona
-from bots.replies import Message, ReplyError, ReplyGenerator, ReplyRequest
+from bots.replies import Message, ReplyGenerator, ReplyRequest
 from bots.swarm.bots import Bot, make_bots
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
@@ -363,13 +363,17 @@ class Swarm:
             self._after_turn(job, outcome)
 
     async def _turn(self, job: _Job) -> dict[str, Any] | Exception:
+        """One bot's turn; a failure of any kind is that bot's, returned to be logged, never the swarm's end."""
         for attempt in range(TURN_RETRIES + 1):
             try:
                 return await (self._open(job) if job.kind == "open" else self._reply(job))
-            except (MurmurError, ReplyError) as exc:
-                if isinstance(exc, ForumUnavailable) or attempt == TURN_RETRIES:
+            except MurmurError as exc:
+                if attempt == TURN_RETRIES:
                     return exc
                 await asyncio.sleep(0.2)
+            except Exception as exc:  # a bug or a library's own error: logged with its type, the other bots go on
+                log.exception("bot %s: unexpected error in its turn", job.bot.name)
+                return RuntimeError(f"{type(exc).__name__}: {exc}")
         raise AssertionError("unreachable")
 
     async def _reply(self, job: _Job) -> dict[str, Any]:
