@@ -274,6 +274,7 @@ async def test_forum_killed_mid_run_loses_and_doubles_nothing(tmp_path, rasa_ser
 
 @SESSION
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # on a fresh clone it embeds the corpus's 3,006 threads first (~8 min; the index tests reuse them)
 async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path, rasa_server, forward_actions, embedder):
     """The measured run: the shared forum corpus plus its distractors, and personas written for those sites."""
     settings = swarm_settings(tmp_path, rasa_server.url, bots=12, hours=36)
