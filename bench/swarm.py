@@ -337,23 +337,24 @@ def bench_swarm(naive: bool, probe: Probe) -> type[Swarm]:
 def timed_encode(embedder: Embedder, probe: Probe):
     """Time the model itself on this embedder (the index, the stance reader and the reply library all share it).
 
-    Embedder.encode runs one call at a time (its own lock), so this includes waiting for the model.
+    The sentence-transformers call is timed, inside Embedder's lock: busy time, not time spent waiting for the model.
     """
-    encode = embedder.encode
+    model = embedder._model
+    encode = model.encode
 
-    def timed(texts):
+    def timed(texts, *args, **kwargs):
         started = time.perf_counter()
         try:
-            return encode(texts)
+            return encode(texts, *args, **kwargs)
         finally:
             probe.encode_s += time.perf_counter() - started
             probe.encoded += len(texts)
 
-    embedder.encode = timed
+    model.encode = timed
     try:
         yield
     finally:
-        del embedder.encode  # the class's method again
+        del model.encode  # the class's method again
 
 
 @contextlib.contextmanager
