@@ -52,6 +52,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     runner, port = await start_site(create_app(settings, db=db, admin_token=token), host,
                                     settings.forum.port if port is None else port)
     url = f"http://{host}:{port}"
+    log_path = settings.swarm.log_dir
     try:
         _step(3, f"the forum is live at {url}/  <- open it to watch the bots arrive (API /api/threads, events /api/events)")
         _step(4, "the bots' Rasa model and server (trained only when bots/rasa changed; a minute the first time)")
@@ -61,6 +62,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
                                  echo=lambda line: click.echo(f"    {line}"), swarm_hook=pace)
+        log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())
         click.echo("    what an offline detector makes of it (murmur export + murmur detect, no network):")
@@ -72,7 +74,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     finally:
         await runner.cleanup()
     click.echo(f"done. The forum is in {db}: browse it again with `murmur forum --db {db}`; "
-               f"the run log is {result.log_path if 'result' in locals() else settings.swarm.log_dir}")
+               f"the run log is {log_path}")
 
 
 class _Pace:

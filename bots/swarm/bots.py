@@ -33,9 +33,7 @@ class Bot:
         return moment.astimezone(ZoneInfo(self.persona.schedule.timezone))
 
     def awake(self, moment: datetime) -> bool:
-        start, end = self.persona.schedule.active_hours
-        hour = self.local(moment).hour
-        return start <= hour < end if start < end else hour >= start or hour < end
+        return active_at(self.persona, moment)
 
     def posts_today(self, moment: datetime) -> int:
         return self.posts_by_day[self.local(moment).date()]
@@ -44,6 +42,13 @@ class Bot:
         self.posts_by_day[self.local(moment).date()] += 1
         self.posts_by_thread[thread_id] += 1
         self.last_post_at = moment
+
+
+def active_at(persona: Persona, moment: datetime) -> bool:
+    """Whether ``moment`` falls in the persona's active hours, in its own time zone (a span may wrap midnight)."""
+    start, end = persona.schedule.active_hours
+    hour = moment.astimezone(ZoneInfo(persona.schedule.timezone)).hour
+    return start <= hour < end if start < end else hour >= start or hour < end
 
 
 def make_bots(personas: list[Persona], count: int) -> list[Bot]:

@@ -317,7 +317,6 @@ class Swarm:
         account = self.admin.with_token(bot.token)
         at = format_time(now) if self.clock.simulated else None
         extra = {"bot": bot.name, "interest": data["interest"]} | ({"thread_id": thread.id} if thread else {})
-        bot.busy_until = None
         try:
             await self._forum(lambda: self.admin.record_provenance(
                 persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
@@ -333,11 +332,10 @@ class Swarm:
                 post = await self._forum(lambda: account.reply(thread.id, data["text"], data.get("parent_id"),
                                                                idempotency_key=key, at=at))
         except ForumClientError as exc:  # refused (e.g. 429, a thread gone): this post is skipped, the run goes on
-            if thread is not None:
-                thread.pending.discard(bot.name)
+            self._release(bot, thread)
             self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")
             return []
-        thread.pending.discard(bot.name)
+        self._release(bot, thread)
         thread.posts.append(SeenPost(post["id"], bot.account_id, data["text"], post["created_at"], post.get("parent_id")))
         self.own_posts.add(post["id"])
         bot.count_post(now, thread.id)
@@ -349,8 +347,7 @@ class Swarm:
         self.log.write("post", t=format_time(now), bot=bot.name, persona=bot.persona.name, thread=thread.id,
                        post_id=post["id"], parent_id=post.get("parent_id"), act=data["act"], key=key,
                        score=round(data["score"], 4), chars=len(data["text"]))
-        if len(thread.posts) <= MAX_REPLIES + 1:
-            await self._upsert([thread])
+        await self._reindex(thread)
         return self._react(thread, now, "post")
 
     # -- phase 2: turns, concurrently -------------------------------------------------------------------
@@ -403,18 +400,14 @@ class Swarm:
         bot, thread = job.bot, job.thread
         thread_id = thread.id if thread else None
         if isinstance(outcome, Exception):
-            bot.busy_until = None
-            if thread:
-                thread.pending.discard(bot.name)
+            self._release(bot, thread)
             self._failed(job.at, bot, thread_id, str(outcome))
             return
         self.tally.turns += 1
         self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome["act"])
         if not outcome["text"]:
             self.tally.silent += 1
-            bot.busy_until = None
-            if thread:
-                thread.pending.discard(bot.name)
+            self._release(bot, thread)
             return
         rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
         low, median = self.settings.reply_delay_minutes
@@ -423,13 +416,18 @@ class Swarm:
         if not bot.awake(post_at):  # the active hours ended while writing: the reply is never sent
             self.tally.skipped["asleep_before_posting"] += 1
             self.log.write("turn_dropped", t=format_time(post_at), bot=bot.name, thread=thread_id, reason="asleep")
-            bot.busy_until = None
-            if thread:
-                thread.pending.discard(bot.name)
+            self._release(bot, thread)
             return
         bot.busy_until = post_at
         self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
                        **outcome)
+
+    @staticmethod
+    def _release(bot: Bot, thread: ThreadState | None) -> None:
+        """The bot is no longer writing, and no reply of its is on its way to the thread."""
+        bot.busy_until = None
+        if thread is not None:
+            thread.pending.discard(bot.name)
 
     def _failed(self, now: datetime, bot: Bot, thread_id: int | None, error: str) -> None:
         bot.failures += 1
@@ -439,12 +437,15 @@ class Swarm:
 
     # -- the index and the forum ---------------------------------------------------------------------------
 
-    async def _upsert(self, threads: list[ThreadState]) -> None:
+    async def _reindex(self, thread: ThreadState) -> None:
+        """Embed and upsert a changed thread, unless the change is a reply past the ones its vector is made of."""
+        if len(thread.posts) > MAX_REPLIES + 1:
+            return
         started = time.perf_counter()
-        vectors = await asyncio.to_thread(thread_vectors, self.embedder, [t.text() for t in threads])
+        vectors = await asyncio.to_thread(thread_vectors, self.embedder, [thread.text()])
         self.seconds_in["embedding"] += time.perf_counter() - started
         started = time.perf_counter()
-        self.index.upsert([t.id for t in threads], vectors)
+        self.index.upsert([thread.id], vectors)
         self.seconds_in["matching"] += time.perf_counter() - started
 
     async def _follow(self) -> None:
@@ -470,8 +471,7 @@ class Swarm:
             if thread_id in self.threads:
                 state.pending = self.threads[thread_id].pending
             self.threads[thread_id] = state
-            if len(state.posts) <= MAX_REPLIES + 1:
-                await self._upsert([state])
+            await self._reindex(state)
             jobs += self._react(state, now, "event")
         return jobs
 

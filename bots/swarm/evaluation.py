@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bots.personas import Persona
+from bots.swarm.bots import active_at
 from bots.swarm.runlog import read_log
 from conversations.models import parse_time
 from murmur.config import SwarmSettings
@@ -59,7 +60,7 @@ def join_quality(log_path: Path, db: Path, persona_sites: dict[str, str], distra
                 quality.eligible.setdefault(persona, set()).add(record["thread"])
         if record["kind"] != "post" or record["act"] == "open":
             continue
-        persona_site = persona_sites.get(_persona_of(record["bot"], persona_sites) or record["persona"])
+        persona_site = persona_sites.get(record["persona"])
         site = sites.get(record["thread"])
         if site is None:
             quality.in_bot_threads += 1
@@ -125,9 +126,8 @@ def limit_violations(db: Path, personas: dict[str, Persona], settings: SwarmSett
         gaps = [(b - a).total_seconds() / 60 for a, b in zip(times, times[1:])]
         if gaps and min(gaps) < persona.limits.min_minutes_between_posts:
             problems.append(f"{handle}: posts {min(gaps):.1f} min apart < {persona.limits.min_minutes_between_posts}")
-        start, end = persona.schedule.active_hours
-        asleep = [p.at for p in posts if not (start <= p.at.astimezone(zone).hour < end if start < end
-                                               else p.at.astimezone(zone).hour >= start or p.at.astimezone(zone).hour < end)]
+        asleep = [p.at for p in posts if not active_at(persona, p.at)]
         if asleep:
+            start, end = persona.schedule.active_hours
             problems.append(f"{handle}: {len(asleep)} posts outside active hours {start}-{end}")
     return problems

@@ -6,8 +6,11 @@ only for the swarm's own accounts (what any operator of bots would know).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
 
 from index.documents import MAX_REPLIES, ThreadText
 
@@ -62,10 +65,6 @@ def thread_from_api(data: dict[str, Any]) -> ThreadState:
 async def load_threads(client: "ForumClient", *, concurrency: int = 16, page: int = 100,
                        progress: bool = False) -> tuple[dict[int, ThreadState], int]:
     """Every thread of the forum with its posts, and the event sequence number read first (follow from there)."""
-    import asyncio
-
-    from tqdm import tqdm
-
     latest_seq = (await client.request("GET", "/api/health"))["latest_seq"]
     ids: list[int] = []
     offset: int | None = 0
