@@ -9,7 +9,7 @@ nothing committed during the build is missed.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from index.documents import MAX_REPLIES, ThreadText, thread_vectors
@@ -65,14 +65,7 @@ def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
     try:
         index = new_index(settings, embedder)
         index.last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        chunk: list[ThreadText] = []
-        for thread in forum_threads(conn):
-            chunk.append(thread)
-            if len(chunk) == CHUNK:
-                _add(index, embedder, chunk, progress)
-                chunk = []
-        if chunk:
-            _add(index, embedder, chunk, progress)
+        add_threads(index, embedder, forum_threads(conn), progress)
         return index
     finally:
         conn.close()
@@ -84,6 +77,19 @@ def count_threads(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     finally:
         conn.close()
+
+
+def add_threads(index: ThreadIndex, embedder: Embedder, threads: Iterable[ThreadText],
+                progress: Callable[[int], None] | None = None) -> None:
+    """Embed threads into the index a chunk at a time, calling ``progress`` with each chunk's size."""
+    chunk: list[ThreadText] = []
+    for thread in threads:
+        chunk.append(thread)
+        if len(chunk) == CHUNK:
+            _add(index, embedder, chunk, progress)
+            chunk = []
+    if chunk:
+        _add(index, embedder, chunk, progress)
 
 
 def _add(index: ThreadIndex, embedder: Embedder, chunk: list[ThreadText], progress: Callable[[int], None] | None) -> None:

@@ -108,8 +108,9 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
     from bots.swarm import Swarm
     from bots.swarm.forum_view import library_threads, load_threads
     from conversations.client import ForumClient
-    from index.build import new_index, open_embedder
-    from index.documents import thread_vectors
+    from tqdm import tqdm
+
+    from index.build import add_threads, new_index, open_embedder
 
     seed = settings.seed if seed is None else seed
     run_id = check_run_id(run_id or default_run_id(seed))
@@ -121,10 +122,9 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
         embedder = embedder or open_embedder(settings.index)
         echo(f"indexing {len(threads)} threads (cached embeddings are reused) ...")
         index = new_index(settings.index, embedder)
-        ordered = sorted(threads.values(), key=lambda t: t.id)
-        if ordered:
-            vectors = await asyncio.to_thread(thread_vectors, embedder, [t.text() for t in ordered])
-            index.upsert([t.id for t in ordered], vectors)
+        texts = [threads[i].text() for i in sorted(threads)]
+        with tqdm(total=len(texts), unit="thread", desc="indexing", disable=not progress, leave=False) as bar:
+            await asyncio.to_thread(add_threads, index, embedder, texts, bar.update)
         library = await asyncio.to_thread(Library, embedder, library_threads(threads))
         generator = reply_generator(settings, library)
         async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url) as dialogue:
