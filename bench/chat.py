@@ -43,7 +43,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
-from aiohttp import web  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bots.actions import ACTION_TIMINGS  # noqa: E402
@@ -59,6 +58,7 @@ from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # no
 from index.cache import text_key  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from murmur.config import ChatSettings, parse_settings  # noqa: E402
+from murmur.serving import start_site  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = (1, 10, 100)
@@ -429,11 +429,8 @@ async def bench(plan: Plan, tmp: Path) -> Results:
 
     chat = ChatSettings(messages_per_minute=1e9, message_burst=1_000_000)  # the per-connection limiter never refuses
     app = create_chat_app(chat, personas, RetrievalGenerator(library, seed=settings.seed))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{port}"
     print(f"chat app on {url}; starting the Rasa server with {trained.model_path.name} (30-60 s) ...", flush=True)
     try:
         async with RasaServer(trained.model_path, action_url=f"{url}/webhook", rasa_bin=rasa_bin,

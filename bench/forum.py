@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 from tqdm import tqdm
 
 from conversations.client import ForumClient, ForumClientError, ForumUnavailable
 from conversations.server import create_app
 from murmur.config import parse_settings
+from murmur.serving import start_site
 
 BODY = ("Benchmark reply: a post of ordinary length, long enough to look like a real answer on a forum thread "
         "and short enough that the body is not what gets measured. ") * 2
@@ -108,11 +108,7 @@ async def local_forum(directory: Path, posts: int, admin_token: str) -> AsyncIte
         "limits": {"posts_per_minute": 1e9, "post_burst": 1_000_000},
         "events": {"queue_size": max(1000, 2 * posts)},  # a subscriber is never dropped mid-round
     }})
-    runner = web.AppRunner(create_app(settings, db=directory / "forum.db", admin_token=admin_token))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_site(create_app(settings, db=directory / "forum.db", admin_token=admin_token), "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

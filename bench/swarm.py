@@ -67,6 +67,7 @@ from index.matching import Matcher, PersonaMatch, ThreadMatch  # noqa: E402
 from index.threads import ThreadIndex  # noqa: E402
 from murmur.config import Settings, parse_settings  # noqa: E402
 from murmur.loading import import_path  # noqa: E402
+from murmur.serving import start_site  # noqa: E402
 from murmur.swarm_commands import run_swarm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -493,11 +494,7 @@ def use_cache_copy(embedder: Embedder, base: Path, target: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def forum_on(db: Path, settings: Settings) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(settings, db=db, admin_token=ADMIN_TOKEN))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_site(create_app(settings, db=db, admin_token=ADMIN_TOKEN), "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -538,11 +535,8 @@ class ActionForwarder:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         app = web.Application(client_max_size=64 * MIB)
         app.router.add_post("/webhook", self._webhook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook"  # type: ignore[union-attr]
+        self._runner, port = await start_site(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}/webhook"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
