@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from bots.personas import Persona, load_personas
+from bots.personas import load_personas
 from bots.swarm.bots import Bot, make_bots
 from bots.swarm.evaluation import join_quality, limit_violations
 from bots.swarm.forum_view import SeenPost, ThreadState
@@ -142,6 +142,21 @@ async def _seed_forum(tmp_path: Path, settings: Settings, name: str = "forum.db"
     return await start_forum(tmp_path, settings, db=db)
 
 
+async def _swarm(settings: Settings, url: str, run_id: str, embedder, forward_actions, **options):
+    """`murmur swarm` as the CLI wires it, quietly, with the session's model and Rasa server."""
+    return await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, run_id=run_id, progress=False,
+                           echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, **options)
+
+
+async def _swarm_on_seed_forum(folder: Path, settings: Settings, run_id: str, embedder, forward_actions):
+    """A swarm run on a fresh seed forum, stopped afterwards: the result and the forum's database."""
+    forum = await _seed_forum(folder, settings)
+    try:
+        return await _swarm(settings, forum.url, run_id, embedder, forward_actions), forum.db
+    finally:
+        await stop_forum(forum)
+
+
 def _bot_posts(db: Path) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(
@@ -154,18 +169,13 @@ def _bot_posts(db: Path) -> list[tuple]:
 @pytest.mark.slow
 async def test_swarm_on_the_seed_forum_keeps_every_rule_and_records_every_post(tmp_path, rasa_server, forward_actions, embedder):
     settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=12)
-    forum = await _seed_forum(tmp_path, settings)
-    try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="seed-run",
-                                 progress=False, echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
-    finally:
-        await stop_forum(forum)
-    posts = _bot_posts(forum.db)
+    result, db = await _swarm_on_seed_forum(tmp_path, settings, "seed-run", embedder, forward_actions)
+    posts = _bot_posts(db)
     logged = [r for r in read_log(result.log_path) if r["kind"] == "post"]
     assert result.tally.posts == len(logged) == len(posts) >= 20
     assert result.tally.failures == 0 and not [r for r in read_log(result.log_path) if r["kind"] == "error"]
     assert all(p[6] is not None and p[7] == "seed-run" for p in posts), "every bot post has provenance"
-    assert limit_violations(forum.db, PERSONAS, settings.swarm) == []
+    assert limit_violations(db, PERSONAS, settings.swarm) == []
     assert len(result.tally.threads_joined) >= 10 and result.tally.threads_started >= 1
     assert min(result.tally.join_scores) >= settings.swarm.relevance_threshold
     acts = Counter(r["act"] for r in logged)
@@ -189,13 +199,8 @@ async def test_same_seed_gives_the_same_run(tmp_path, rasa_server, forward_actio
         folder = tmp_path / attempt
         folder.mkdir()
         settings = swarm_settings(folder, rasa_server.url, bots=10, hours=6)
-        forum = await _seed_forum(folder, settings)
-        try:
-            result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="same",
-                                     progress=False, echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
-        finally:
-            await stop_forum(forum)
-        runs.append((result.log_path.read_text(encoding="utf-8"), [p[1:] for p in _bot_posts(forum.db)]))
+        result, db = await _swarm_on_seed_forum(folder, settings, "same", embedder, forward_actions)
+        runs.append((result.log_path.read_text(encoding="utf-8"), [p[1:] for p in _bot_posts(db)]))
     (log_a, posts_a), (log_b, posts_b) = runs
     assert posts_a and log_a.count('"kind": "post"') == len(posts_a)
     assert log_a == log_b, "same seed and inputs: the same decisions, texts and times"
@@ -255,8 +260,7 @@ async def test_forum_killed_mid_run_loses_and_doubles_nothing(tmp_path, rasa_ser
             outage["restart"] = asyncio.create_task(restart())
 
     try:
-        result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, run_id="outage", progress=False,
-                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, swarm_hook=kill_once)
+        result = await _swarm(settings, url, "outage", embedder, forward_actions, swarm_hook=kill_once)
     finally:
         for p in (process, outage.get("process")):
             if isinstance(p, subprocess.Popen) and p.poll() is None:
@@ -283,9 +287,7 @@ async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path,
     await import_path(SHARED_DATA / "forum-corpus" / "distractors.jsonl", db, settings)
     forum = await start_forum(tmp_path, settings, db=db)
     try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="corpus", progress=False,
-                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions,
-                                 personas_dir=CORPUS_PERSONAS)
+        result = await _swarm(settings, forum.url, "corpus", embedder, forward_actions, personas_dir=CORPUS_PERSONAS)
     finally:
         await stop_forum(forum)
     sites = {p["name"]: p["site"] for p in yaml.safe_load((ROOT / "index" / "corpus_personas.yml").read_text())["site_personas"]}
@@ -321,9 +323,7 @@ async def test_wall_clock_swarm_answers_a_thread_a_person_opens_mid_run(tmp_path
             opened["thread"] = made["thread"]["id"]
 
     try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="live", progress=False,
-                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions,
-                                 swarm_hook=open_a_thread)
+        result = await _swarm(settings, forum.url, "live", embedder, forward_actions, swarm_hook=open_a_thread)
         replies = (await forum.anonymous.get_thread(opened["thread"]))["posts"][1:]
     finally:
         await stop_forum(forum)
@@ -344,15 +344,10 @@ async def test_failing_turns_are_logged_and_the_swarm_goes_on(tmp_path, rasa_ser
     settings = parse_settings({"seed": 3, "rasa": {"url": rasa_server.url},
                                "replies": {"backend": "llm", "llm": {"url": dead, "timeout_s": 2, "retries": 0}},
                                "swarm": {"log_dir": str(tmp_path / "runs"), "bots": 6, "hours": 6, "new_thread_share": 0.3}})
-    forum = await _seed_forum(tmp_path, settings)
-    try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id="failing", progress=False,
-                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions)
-    finally:
-        await stop_forum(forum)
+    result, db = await _swarm_on_seed_forum(tmp_path, settings, "failing", embedder, forward_actions)
     errors = [r for r in read_log(result.log_path) if r["kind"] == "error"]
     assert result.tally.joins > 0 and result.tally.failures == len(errors) > 0
-    assert result.tally.posts == 0 and _bot_posts(forum.db) == []
+    assert result.tally.posts == 0 and _bot_posts(db) == []
     assert all(r["then"] == "skip" and r["error"] for r in errors)
     assert any("llm" in r["error"] or "rasa" in r["error"] for r in errors)
     assert read_log(result.log_path).__next__()["kind"] == "run"

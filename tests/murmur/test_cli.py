@@ -1,14 +1,10 @@
-"""The murmur command: help for every command, errors as one line, import and demo end to end."""
+"""The murmur command: help for every command, errors as one line, import end to end, what swarm refuses."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 
-import aiohttp
-import pytest
 from click.testing import CliRunner
 
 from murmur.cli import cli
