@@ -2,7 +2,7 @@
 
 Four parts, each set against a baseline measured in the same run:
 
-1. Quality on shared/data/forum-corpus: murmur's matcher against the naive
+1. Quality on data/forum-corpus (shipped with the project): murmur's matcher against the naive
    one (index.evaluation.evaluate), overall and per persona.
 2. Embedding throughput: murmur's Embedder (cache cold, then warm) against a
    plain SentenceTransformer.encode on the same texts, and the share of this
@@ -40,13 +40,14 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from conversations.importers import CORPUS_DIR  # noqa: E402
 from index.documents import clip  # noqa: E402
 from index.embedder import DIMS, Embedder, model_folder  # noqa: E402
 from index.evaluation import CorpusThread, EvalPersona, Scores, evaluate, load_corpus, load_personas  # noqa: E402
 from index.threads import ThreadIndex  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "forum-corpus"
+CORPUS = CORPUS_DIR
 CACHE = ROOT / "var" / "embeddings.sqlite"
 K = 10
 QUERIES = 200

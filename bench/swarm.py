@@ -3,7 +3,7 @@
 A whole `murmur swarm` run (`murmur.swarm_commands.run_swarm`, unchanged) on the
 simulated clock with 10, 100 and 1,000 bots, against a real murmur forum served
 in this process on a loopback port over a temp SQLite file seeded with the
-shared forum corpus (threads + distractors), with the twelve corpus personas
+shipped forum corpus (data/forum-corpus: threads + distractors), with the twelve corpus personas
 (bots past twelve reuse them with numbered handles) and one real Rasa server
 (the model `murmur train` keeps in var/rasa-models) whose custom actions go to
 murmur's own action server.
@@ -58,6 +58,8 @@ from bots.swarm.evaluation import join_quality  # noqa: E402
 from bots.swarm.forum_view import ThreadState  # noqa: E402
 from bots.swarm.runlog import read_log  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
+from conversations.importers import CORPUS_DISTRACTORS, CORPUS_THREADS  # noqa: E402
+from conversations.importers.jsonl import open_jsonl  # noqa: E402
 from conversations.server import create_app  # noqa: E402
 from bots.personas import load_personas  # noqa: E402
 from index.build import connect_forum, forum_threads  # noqa: E402
@@ -71,8 +73,7 @@ from murmur.serving import start_site  # noqa: E402
 from murmur.swarm_commands import run_swarm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "forum-corpus"
-CORPUS_FILES = ("threads.jsonl", "distractors.jsonl")
+CORPUS_FILES = (CORPUS_THREADS, CORPUS_DISTRACTORS)
 PERSONAS = ROOT / "bots" / "corpus_personas"
 SITES = ROOT / "index" / "corpus_personas.yml"
 DISTRACTOR_SITES = {"history.meta", "bicycles.meta", "beer.meta", "coffee.meta"}
@@ -434,13 +435,11 @@ async def seed_template(tmp: Path, settings: Settings, quick: bool) -> tuple[Pat
     """The corpus imported once; each run gets a fresh copy, so every run starts from the same forum."""
     db = tmp / "template.db"
     count = 0
-    for name in CORPUS_FILES:
-        source = CORPUS / name
-        if not source.exists():
-            raise SystemExit(f"bench: {source} is missing: the bench needs ../shared/data next to the project")
+    for source in CORPUS_FILES:
         if quick:
-            sample = tmp / f"sample-{name}"
-            lines = source.read_text(encoding="utf-8").splitlines()
+            sample = tmp / f"sample-{source.name.removesuffix('.gz')}"
+            with open_jsonl(source) as handle:
+                lines = handle.read().splitlines()
             sample.write_text("\n".join(lines[::QUICK_EVERY]) + "\n", encoding="utf-8")
             source = sample
         stats = await import_path(source, db, settings)

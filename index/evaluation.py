@@ -1,6 +1,6 @@
 """Matching quality on real forum data, murmur's matcher side by side with a naive one.
 
-The corpus is shared/data/forum-corpus: topical Stack Exchange threads with
+The corpus is data/forum-corpus (shipped with the project): topical Stack Exchange threads with
 "meta" threads mixed in as off-topic distractors. Personas are written per
 site (site level: does a persona find its site and avoid the distractors?)
 and with narrow interests inside a site (topic level: relevance judged by
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from conversations.importers.jsonl import open_jsonl
 from index.documents import ThreadText, thread_vectors
 from index.embedder import Embedder
 from index.matching import Matcher, PersonaProfile
@@ -47,8 +48,8 @@ class EvalPersona:
 
 def load_corpus(folder: Path, limit_per_file: int | None = None) -> list[CorpusThread]:
     threads: list[CorpusThread] = []
-    for name, distractor in (("threads.jsonl", False), ("distractors.jsonl", True)):
-        with (folder / name).open(encoding="utf-8") as handle:
+    for name, distractor in (("threads.jsonl.gz", False), ("distractors.jsonl.gz", True)):
+        with open_jsonl(folder / name) as handle:
             for count, line in enumerate(handle):
                 if limit_per_file is not None and count >= limit_per_file:
                     break

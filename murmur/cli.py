@@ -62,17 +62,19 @@ def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | Non
 @cli.command(name="import", short_help="Load a Stack Exchange dump or JSONL threads.")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--seed", is_flag=True, help="import the project's own seed threads")
+@click.option("--corpus", is_flag=True, help="import the shipped Stack Exchange corpus (data/forum-corpus/threads.jsonl.gz)")
 @click.option("--db", type=click.Path(path_type=Path), default=None, help="SQLite file (default: forum.db)")
 @click.pass_context
-def import_command(ctx: click.Context, path: Path | None, seed: bool, db: Path | None) -> None:
-    """Load a Stack Exchange dump folder or murmur JSONL threads into the forum database."""
+def import_command(ctx: click.Context, path: Path | None, seed: bool, corpus: bool, db: Path | None) -> None:
+    """Load a Stack Exchange dump folder or murmur JSONL threads (.jsonl or .jsonl.gz) into the forum database."""
     from murmur.loading import import_path
-    from conversations.importers import SEED_THREADS
+    from conversations.importers import CORPUS_THREADS, SEED_THREADS
 
-    if (path is None) == (not seed):
-        raise click.UsageError("give a PATH or --seed (not both)")
+    if (path is not None) + seed + corpus != 1:
+        raise click.UsageError("give one of PATH, --seed or --corpus")
+    source = SEED_THREADS if seed else CORPUS_THREADS if corpus else path
     target = db or _settings(ctx).forum.db
-    stats = asyncio.run(import_path(SEED_THREADS if seed else path, target, _settings(ctx)))
+    stats = asyncio.run(import_path(source, target, _settings(ctx)))
     click.echo(
         f"imported into {target}: {stats.threads_added} threads, {stats.posts_added} posts, {stats.accounts_added} accounts"
         f" (already there: {stats.threads_skipped} threads, {stats.posts_skipped} posts)"

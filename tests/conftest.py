@@ -11,11 +11,12 @@ import pytest
 from aiohttp import web
 
 from conversations.client import ForumClient
+from conversations.importers import CORPUS_DIR
+from conversations.importers.jsonl import open_jsonl
 from conversations.server import create_app
 from murmur.config import Settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
@@ -82,11 +83,8 @@ async def forum(tmp_path: Path, settings: Settings) -> AsyncIterator[RunningForu
 
 def read_corpus_sample(name: str, count: int, every: int = 1) -> list[dict]:
     """Every ``every``-th thread of a forum-corpus file, ``count`` of them."""
-    path = SHARED_DATA / "forum-corpus" / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/data next to the project")
     rows = []
-    with path.open(encoding="utf-8") as handle:
+    with open_jsonl(CORPUS_DIR / name) as handle:
         for index, line in enumerate(handle):
             if index % every == 0:
                 rows.append(json.loads(line))

@@ -18,18 +18,25 @@ from conversations.models import ImportedThread, ImportStats
 from conversations.store import ForumStore
 
 SEED_THREADS = Path(__file__).resolve().parent.parent / "seed" / "threads.jsonl"
+# The real forum data the project ships (CC BY-SA; data/README.md): a clone carries it, and nothing reads outside the project.
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
+CORPUS_DIR = DATA_DIR / "forum-corpus"
+CORPUS_THREADS = CORPUS_DIR / "threads.jsonl.gz"
+CORPUS_DISTRACTORS = CORPUS_DIR / "distractors.jsonl.gz"
+DUMPS_DIR = DATA_DIR / "stackexchange-dumps"
 
 
 def open_source(path: Path) -> tuple[Iterator[ImportedThread], int]:
     """The threads under ``path`` and how many there are (for the progress bar), by the format found there."""
     path = Path(path)
     if not path.exists():
-        raise InvalidInput("PATH", f"{path} does not exist; give a Stack Exchange dump folder or a .jsonl file")
+        raise InvalidInput("PATH", f"{path} does not exist; give a Stack Exchange dump folder or a .jsonl(.gz) file")
     if path.is_dir() and (path / "Posts.xml").exists():
         return stackexchange.read_dump(path), stackexchange.count_questions(path)
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    if not files or any(f.suffix != ".jsonl" for f in files):
-        raise InvalidInput("PATH", f"{path}: no Posts.xml and no .jsonl files; give a Stack Exchange dump folder or murmur JSONL")
+    files = sorted(f for f in path.iterdir() if jsonl.is_jsonl(f)) if path.is_dir() else [path]
+    if not files or not all(jsonl.is_jsonl(f) for f in files):
+        raise InvalidInput("PATH", f"{path}: no Posts.xml and no .jsonl or .jsonl.gz files; "
+                                   "give a Stack Exchange dump folder or murmur JSONL")
     return jsonl.read_files(files), sum(jsonl.count_lines(f) for f in files)
 
 

@@ -8,23 +8,49 @@
 thread (a reply to the opening post may also leave it null). Ids are the
 record's identity: importing the same file twice adds nothing. Other keys
 (``site``, ``type``, ``score``, ``license``, ...) are allowed and ignored, so
-the Stack Exchange corpus in ``shared/data/forum-corpus`` reads as it is.
+the Stack Exchange corpus in ``data/forum-corpus`` reads as it is. A file
+ending in ``.jsonl.gz`` is read through gzip, so the shipped corpus is read
+as it ships.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from conversations.errors import InvalidInput
 from conversations.models import ImportedPost, ImportedThread, format_time, parse_time
 
 
+SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def is_jsonl(path: Path) -> bool:
+    """A murmur JSONL file, plain or gzipped, by its name."""
+    return Path(path).name.endswith(SUFFIXES)
+
+
+def open_jsonl(path: Path) -> IO[str]:
+    """A JSONL file as text, through gzip when its name ends in ``.gz``."""
+    path = Path(path)
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _unreadable(path: Path, exc: Exception) -> InvalidInput:
+    return InvalidInput(str(path), f"cannot be read ({exc}); give a murmur JSONL file (.jsonl or .jsonl.gz)")
+
+
 def count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
+    try:
+        with open_jsonl(path) as handle:
+            return sum(1 for line in handle if line.strip())
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _text(record: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
@@ -77,13 +103,22 @@ def parse_thread(record: Any, where: str) -> ImportedThread:
 
 def read_files(paths: Iterable[Path]) -> Iterator[ImportedThread]:
     for path in paths:
-        with path.open(encoding="utf-8") as handle:
+        for where, record in read_records(path):
+            yield parse_thread(record, where)
+
+
+def read_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """Each line's JSON value with where it is (``file:line``); unreadable files and bad JSON name the place."""
+    path = Path(path)
+    try:
+        with open_jsonl(path) as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
                 where = f"{path.name}:{number}"
                 try:
-                    record = json.loads(line)
+                    yield where, json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InvalidInput(where, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-                yield parse_thread(record, where)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None

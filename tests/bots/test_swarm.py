@@ -33,7 +33,8 @@ from conversations.importers import SEED_THREADS
 from murmur.config import Settings, SwarmSettings, parse_settings
 from murmur.loading import import_path
 from murmur.swarm_commands import run_swarm
-from tests.conftest import ADMIN_TOKEN, ROOT, SHARED_DATA, start_forum, stop_forum
+from conversations.importers import CORPUS_DISTRACTORS, CORPUS_THREADS
+from tests.conftest import ADMIN_TOKEN, ROOT, start_forum, stop_forum
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
 PERSONAS = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
@@ -280,11 +281,11 @@ async def test_forum_killed_mid_run_loses_and_doubles_nothing(tmp_path, rasa_ser
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # on a fresh clone it embeds the corpus's 3,006 threads first (~8 min; the index tests reuse them)
 async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path, rasa_server, forward_actions, embedder):
-    """The measured run: the shared forum corpus plus its distractors, and personas written for those sites."""
+    """The measured run: the shipped forum corpus plus its distractors, and personas written for those sites."""
     settings = swarm_settings(tmp_path, rasa_server.url, bots=12, hours=36)
     db = tmp_path / "corpus.db"
-    await import_path(SHARED_DATA / "forum-corpus" / "threads.jsonl", db, settings)
-    await import_path(SHARED_DATA / "forum-corpus" / "distractors.jsonl", db, settings)
+    await import_path(CORPUS_THREADS, db, settings)
+    await import_path(CORPUS_DISTRACTORS, db, settings)
     forum = await start_forum(tmp_path, settings, db=db)
     try:
         result = await _swarm(settings, forum.url, "corpus", embedder, forward_actions, personas_dir=CORPUS_PERSONAS)

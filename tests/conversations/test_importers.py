@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 
 import pytest
 
 from conversations.errors import InvalidInput
-from conversations.importers import SEED_THREADS, import_threads, open_source
+from conversations.importers import DUMPS_DIR, SEED_THREADS, import_threads, open_source
+from conversations.importers.jsonl import read_files
 from conversations.importers.stackexchange import html_to_text
 from conversations.store import ForumStore
-from tests.conftest import SHARED_DATA, read_corpus_sample
+from tests.conftest import read_corpus_sample
 
-DUMPS = SHARED_DATA / "stackexchange-dumps"
+DUMPS = DUMPS_DIR
 
 
 async def _import(store, path):
@@ -50,8 +52,8 @@ async def test_stack_exchange_dump_import_keeps_authors_times_and_structure(tmp_
 
 
 async def test_corpus_sample_and_the_dump_of_the_same_site_do_not_duplicate(tmp_path):
-    sample = read_corpus_sample("threads.jsonl", 60, every=25)
-    sample += [t for t in read_corpus_sample("threads.jsonl", 2000) if t["site"] == "askubuntu"][:10]
+    sample = read_corpus_sample("threads.jsonl.gz", 60, every=25)
+    sample += [t for t in read_corpus_sample("threads.jsonl.gz", 2000) if t["site"] == "askubuntu"][:10]
     path = tmp_path / "sample.jsonl"
     path.write_text("".join(json.dumps(t) + "\n" for t in sample), encoding="utf-8")
     async with ForumStore(tmp_path / "f.db") as store:
@@ -97,6 +99,33 @@ async def test_bad_jsonl_names_the_line_and_field_and_writes_nothing_of_its_batc
         for word in words:
             assert word in str(info.value)
         assert (await store.list_threads(10))[1] == 0
+
+
+async def test_gzipped_jsonl_reads_like_the_plain_file(tmp_path):
+    sample = read_corpus_sample("threads.jsonl.gz", 20, every=50)
+    text = "".join(json.dumps(t) + "\n" for t in sample)
+    (tmp_path / "plain.jsonl").write_text(text, encoding="utf-8")
+    with gzip.open(tmp_path / "packed.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    rows = {}
+    for name in ("plain.jsonl", "packed.jsonl.gz"):
+        async with ForumStore(tmp_path / f"{name}.db") as store:
+            stats = await _import(store, tmp_path / name)
+        assert stats.threads_added == 20
+        with sqlite3.connect(tmp_path / f"{name}.db") as conn:
+            rows[name] = conn.execute("SELECT external_id, body, created_at FROM posts ORDER BY external_id").fetchall()
+    assert rows["plain.jsonl"] == rows["packed.jsonl.gz"]
+    threads, total = open_source(tmp_path)  # a folder of both kinds reads both
+    assert total == 40
+
+
+def test_a_damaged_gzip_file_names_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "broken.jsonl.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(InvalidInput, match=r"broken.jsonl.gz.*cannot be read.*\.jsonl\.gz"):
+        open_source(path)
+    with pytest.raises(InvalidInput, match=r"broken.jsonl.gz.*cannot be read"):
+        list(read_files([path]))
 
 
 def test_unknown_paths_are_explained(tmp_path):

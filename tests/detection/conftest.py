@@ -69,7 +69,7 @@ def _stamp(seconds: float) -> str:
 async def build_forum(db: Path, embedder, seed: int = 11) -> BuiltForum:
     rng = random.Random(seed)
     now = {"t": "2020-01-01T00:00:00.000000Z"}
-    records = read_corpus_sample("threads.jsonl", 180, every=10)
+    records = read_corpus_sample("threads.jsonl.gz", 180, every=10)
     imported, held_out = records[0::2], records[1::2]
     spare_texts = [p["body"] for r in held_out for p in r["posts"] if len(p["body"].split()) >= 15]
     rng.shuffle(spare_texts)

@@ -1,17 +1,17 @@
-"""Matching quality on shared/data/forum-corpus, murmur's matcher against the naive one (see index/evaluation.py)."""
+"""Matching quality on data/forum-corpus, murmur's matcher against the naive one (see index/evaluation.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from index.evaluation import evaluate, load_corpus, load_personas
-from tests.conftest import SHARED_DATA
+from conversations.importers import CORPUS_DIR
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_matching_quality_beats_the_naive_matcher(embedder):
-    threads = load_corpus(SHARED_DATA / "forum-corpus")
+    threads = load_corpus(CORPUS_DIR)
     site_personas, topic_personas = load_personas()
     assert len({p.site for p in site_personas}) == 6 and len(site_personas) == 12
     murmur, naive = evaluate(embedder, threads, site_personas, topic_personas)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from murmur.cli import cli
-from tests.conftest import SHARED_DATA
+from conversations.importers import DUMPS_DIR
 
 
 def test_help_lists_every_command_with_one_line():
@@ -33,9 +34,9 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
 def test_import_twice_adds_nothing_the_second_time(tmp_path):
     db = tmp_path / "f.db"
     runner = CliRunner()
-    first = runner.invoke(cli, ["import", str(SHARED_DATA / "stackexchange-dumps" / "beer.meta"), "--db", str(db)])
+    first = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(db)])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(cli, ["import", str(SHARED_DATA / "stackexchange-dumps" / "beer.meta"), "--db", str(db)])
+    second = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(db)])
     assert "0 threads, 0 posts, 0 accounts" in second.output
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM threads").fetchone()[0] == int(re.search(r"(\d+) threads", first.output)[1])
@@ -45,7 +46,21 @@ def test_import_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(tmp_path / "nothing"), "--db", str(tmp_path / "f.db")])
     assert result.exit_code == 1 and result.output.startswith("error: PATH:") and "Traceback" not in result.output
     both = CliRunner().invoke(cli, ["import", "--seed", "x"])
-    assert both.exit_code == 2 and "not both" in both.output
+    assert both.exit_code == 2 and "one of PATH, --seed or --corpus" in both.output
+    neither = CliRunner().invoke(cli, ["import"])
+    assert neither.exit_code == 2 and "one of PATH, --seed or --corpus" in neither.output
+
+
+@pytest.mark.slow
+def test_import_corpus_loads_the_shipped_corpus(tmp_path):
+    db = tmp_path / "f.db"
+    result = CliRunner().invoke(cli, ["import", "--corpus", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        threads = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+        sites = {row[0].split(":")[0] for row in conn.execute("SELECT external_id FROM threads")}
+    assert threads == 1848  # data/README.md: beer 652, coffee 212, ai 397, matheducators 384, stackoverflow 167, askubuntu 36
+    assert sites == {"beer", "coffee", "ai", "matheducators", "stackoverflow", "askubuntu"}
 
 
 def test_swarm_refuses_what_it_must_not_do_in_one_line(tmp_path, monkeypatch):
