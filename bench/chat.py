@@ -52,7 +52,7 @@ from bots.errors import RasaError  # noqa: E402
 from bots.library import Library  # noqa: E402
 from bots.personas import Persona  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
-from bots.replies import RetrievalGenerator  # noqa: E402
+from bots.splice import SpliceGenerator  # noqa: E402
 from bots.runtime import personas_by_name  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
 from index.cache import text_key  # noqa: E402
@@ -428,7 +428,7 @@ async def bench(plan: Plan, tmp: Path) -> Results:
         return current
 
     chat = ChatSettings(messages_per_minute=1e9, message_burst=1_000_000)  # the per-connection limiter never refuses
-    app = create_chat_app(chat, personas, RetrievalGenerator(library, seed=settings.seed))
+    app = create_chat_app(chat, personas, SpliceGenerator(library, seed=settings.seed))
     runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"
     print(f"chat app on {url}; starting the Rasa server with {trained.model_path.name} (30-60 s) ...", flush=True)

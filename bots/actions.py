@@ -69,12 +69,14 @@ async def handle_action(request: web.Request) -> web.Response:
         reply = await request.app[GENERATOR].write(ReplyRequest(
             persona=persona, act=act, conversation=conversation_from(tracker, persona.name),
             conversation_id=str(metadata.get("conversation") or payload.get("sender_id")),
-            thread_title=metadata.get("thread_title"), thread_id=metadata.get("thread_id")))
+            thread_title=metadata.get("thread_title"), thread_id=metadata.get("thread_id"),
+            thread_opening=metadata.get("thread_opening"), one_to_one=bool(metadata.get("one_to_one")),
+            claim=metadata.get("claim", True) is not False))
     except ReplyError as exc:
         log.warning("action %s for %s failed: %s", action, persona.name, exc)
         return _reject(action, str(exc), status=500)
     request.app[ACTION_TIMINGS].append(time.perf_counter() - started)
-    custom = {"act": reply.act, "sources": list(reply.sources)}
+    custom = reply.custom()
     responses = [{"text": reply.text, "custom": custom}] if reply.text else [{"custom": custom}]
     return web.json_response({"events": [], "responses": responses})
 

@@ -87,7 +87,8 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
             try:
                 limiter.take(conversation)
             except RateLimited as exc:
-                await ws.send_json({"error": f"too many messages; {exc}"})
+                await ws.send_json({"error": f"too many messages: more than {settings.messages_per_minute:g} a minute "
+                                             f"after a burst of {settings.message_burst}; {exc}"})
                 continue
             if turn is not None and not turn.done():
                 await ws.send_json({"error": "still answering your previous message; wait for the reply"})
@@ -127,7 +128,7 @@ async def _answer(app: web.Application, ws: web.WebSocketResponse, persona: Pers
         await ws.send_json({"error": "the dialogue engine is still starting; try again in a moment"})
         return
     try:
-        turn = await engine.respond(persona, conversation, text)
+        turn = await engine.respond(persona, conversation, text, one_to_one=True)
     except DialogueError as exc:
         log.warning("chat turn for %s failed: %s", persona.name, exc)
         await ws.send_json({"error": f"the bot could not answer: {exc}"})

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import numpy as np
 
 from bots.personas import Persona
-from index.embedder import Embedder
+from bots.stance import TOPIC_THRESHOLD as STANCE_THRESHOLD  # noqa: F401 - importable as before
+from bots.stance import StanceReader
 from murmur.errors import MurmurError
 
-STANCE_THRESHOLD = 0.45
 MAX_TRACKED_CONVERSATIONS = 10_000
 
 
@@ -37,27 +36,9 @@ class Turn:
     text: str
     sources: tuple[int, ...]
     seconds: float
-
-
-class StanceReader:
-    """Whether a message touches one of the persona's stances, and which way the persona leans."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-        self._topics: dict[tuple[str, ...], np.ndarray] = {}  # stance topics' vectors, embedded once per persona
-
-    def stance(self, persona: Persona, text: str) -> str:
-        if not persona.stance or not text.strip():
-            return "neutral"
-        key = tuple(s.topic for s in persona.stance)
-        if key not in self._topics:
-            self._topics[key] = self.embedder.embed(list(key))
-        topics = self._topics[key]
-        similarities = topics @ self.embedder.embed_one(text)
-        best = int(np.argmax(similarities))
-        if similarities[best] < STANCE_THRESHOLD:
-            return "neutral"
-        return "agree" if persona.stance[best].position == "for" else "disagree"
+    source: dict[str, Any] | None = None  # where the words came from (the bank's record): ground truth only
+    reason: str | None = None  # why the persona said nothing (or little)
+    alternatives: tuple[tuple[str, dict[str, Any] | None], ...] = ()  # (text, source) choices to claim in order
 
 
 class DialogueEngine:
@@ -98,7 +79,8 @@ class DialogueEngine:
                                 "a chat or swarm command, or set rasa.url in config.yml") from None
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
-                      thread_id: int | None = None, session: str = "") -> Turn:
+                      thread_id: int | None = None, thread_opening: str | None = None, one_to_one: bool = False,
+                      claim: bool = True, session: str = "") -> Turn:
         """The persona's next turn after ``text``: Rasa picks the act, the action server writes the words.
 
         ``session`` keeps Rasa's memory of this conversation apart from an earlier process's with the same id
@@ -107,7 +89,7 @@ class DialogueEngine:
         sender = f"{persona.name}:{conversation_id}" + (f"~{session}" if session else "")
         stance = await asyncio.to_thread(self.stance.stance, persona, text)
         metadata = {"persona": persona.name, "conversation": conversation_id, "thread_title": thread_title,
-                    "thread_id": thread_id}
+                    "thread_id": thread_id, "thread_opening": thread_opening, "one_to_one": one_to_one, "claim": claim}
         started = time.perf_counter()
         async with self._limit:
             if self._last_stance.get(sender, "neutral") != stance or stance != "neutral":
@@ -121,5 +103,6 @@ class DialogueEngine:
         if custom is None:
             raise DialogueError(f"rasa at {self.rasa_url} ran no murmur action for {sender}; "
                                 "is its action endpoint pointing at murmur's /webhook?")
+        alternatives = tuple((a.get("text") or "", a.get("source")) for a in custom.get("alternatives") or ())
         return Turn(custom.get("act", "unknown"), "\n".join(texts), tuple(custom.get("sources") or ()),
-                    time.perf_counter() - started)
+                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives)

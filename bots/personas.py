@@ -19,6 +19,10 @@ from index.matching import PersonaProfile
 from murmur.errors import MurmurError
 
 
+SHIPPED_PERSONAS = Path(__file__).resolve().parent / "personas"  # two per seed-thread topic
+CORPUS_PERSONAS = Path(__file__).resolve().parent / "corpus_personas"  # written for the shipped corpus's sites
+
+
 class PersonaError(MurmurError):
     """A persona file that cannot be used."""
 

@@ -73,20 +73,22 @@ async def rasa_server_for(settings: Settings, action_url: str,
 async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None) -> None:
     from bots.chat import ENGINE, create_chat_app
     from bots.dialogue import DialogueEngine, StanceReader
-    from bots.runtime import library_for, personas_by_name, reply_generator
+    from bots.runtime import label_acts, library_for, personas_by_name, reply_generator
     from index.build import open_embedder
 
     personas = personas_by_name(settings)
     if persona is not None and persona not in personas:
         raise MurmurError(f"--persona: unknown persona {persona!r}; known: {', '.join(sorted(personas))}")
     embedder = open_embedder(settings.index)
-    click.echo("loading the text library the replies draw on ...")
-    library = await asyncio.to_thread(library_for, settings, embedder)
-    app = create_chat_app(settings.chat, personas, reply_generator(settings, library))
+    click.echo(f"loading what the replies draw on ({settings.replies.backend}) ...")
+    library = (await asyncio.to_thread(library_for, settings, embedder)) if settings.replies.backend == "splice" else None
+    generator = await asyncio.to_thread(reply_generator, settings, embedder, library=library, echo=click.echo)
+    app = create_chat_app(settings.chat, personas, generator)
     host = settings.chat.host
     runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
         async with rasa_server_for(settings, f"http://{host}:{port}/webhook") as server:
+            await label_acts(generator, settings, server.url)
             engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
             page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")

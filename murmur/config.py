@@ -92,7 +92,7 @@ class ChatSettings(_Section):
     max_chars: int = Field(2000, ge=10, description="longest message a client may send")
     max_frame_bytes: int = Field(16 * 1024, ge=1024)
     messages_per_minute: float = Field(30.0, gt=0)
-    message_burst: int = Field(5, ge=1)
+    message_burst: int = Field(20, ge=1, description="messages a client may send back to back before the rate applies")
 
 
 class LLMSettings(_Section):
@@ -108,7 +108,14 @@ class LLMSettings(_Section):
 class ReplySettings(_Section):
     """How reply text is written."""
 
-    backend: Literal["retrieval", "llm"] = "retrieval"
+    backend: Literal["bank", "splice", "llm"] = Field(
+        "bank", description="bank: one human reply chosen from the reply bank; splice: the old baseline; llm")
+    bank: tuple[Path, ...] = Field((), description="murmur JSONL files or Stack Exchange dump folders; "
+                                                   "empty: the shipped corpus (data/forum-corpus/threads.jsonl.gz)")
+    topic_threshold: float = Field(0.5, ge=-1, le=1, description="cosine a bank thread needs to the conversation's "
+                                                                   "thread before its replies are considered")
+    acts: Literal["rasa", "cues"] = Field("rasa", description="how bank replies' acts are read: the bots' Rasa NLU, "
+                                                               "or cue words (offline)")
     llm: LLMSettings = LLMSettings()
 
 

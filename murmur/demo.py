@@ -1,10 +1,12 @@
 """``murmur demo``: the main job on embedded defaults, from a fresh machine to a summary in a few minutes.
 
-A fresh test forum on SQLite seeded with the project's own threads, the
-thread index over it, the Rasa model (trained once, then reused), a swarm of
-the shipped personas over one simulated day (paced so the live page shows
-the bots arriving), and a summary: where the bots went, how relevant that
-was, and what the offline detectors make of the result.
+A fresh test forum on SQLite seeded with real conversations (a sample of the
+shipped Stack Exchange corpus, six sites), the thread index over it, the
+reply bank (the corpus threads that are not in the forum), the Rasa model
+(trained once, then reused), a swarm of the personas written for those sites
+over one simulated day (paced so the live page shows the bots arriving), and
+a summary: where the bots went, how relevant that was, and what the offline
+detectors make of the result.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import click
 
-from conversations.importers import SEED_THREADS
+from bots.personas import CORPUS_PERSONAS
+from conversations.importers import CORPUS_THREADS
 from conversations.server import create_app
 from murmur.config import Settings
 from murmur.errors import MurmurError
@@ -24,6 +27,7 @@ from murmur.loading import import_path
 from murmur.serving import start_site, wait_for_stop
 
 STEPS = 6
+SAMPLE_EVERY = 6  # the forum holds every 6th corpus thread (~300, all six sites); the other 5/6 are the reply bank
 
 
 def _step(number: int, text: str) -> None:
@@ -41,10 +45,12 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
 
     from murmur.swarm_commands import default_run_id, run_swarm
 
-    _step(1, f"seeding a fresh test forum in {db} with the project's 50 seed threads")
+    _step(1, f"seeding a fresh test forum in {db} with real conversations: every {SAMPLE_EVERY}th thread of the "
+             "shipped Stack Exchange corpus (beer, coffee, ai, matheducators, stackoverflow, askubuntu)")
     _fresh(db)
-    stats = await import_path(SEED_THREADS, db, settings)
-    click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people")
+    stats = await import_path(CORPUS_THREADS, db, settings, every=SAMPLE_EVERY)
+    click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people; "
+               "the other corpus threads are the bots' reply bank")
     _step(2, "embedding the threads into the thread index (all-MiniLM-L6-v2, offline; cached after the first run)")
     embedder = await asyncio.to_thread(_show_matches, settings, db)
     token = admin_token or settings.forum.admin_token or secrets.token_urlsafe(24)
@@ -61,7 +67,8 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
         _step(5, f"a swarm of {settings.swarm.bots} bots over {settings.swarm.hours:g} simulated hours "
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
-                                 echo=lambda line: click.echo(f"    {line}"), swarm_hook=pace)
+                                 personas_dir=personas_dir(settings), echo=lambda line: click.echo(f"    {line}"),
+                                 swarm_hook=pace)
         log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())
@@ -75,6 +82,11 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
         await runner.cleanup()
     click.echo(f"done. The forum is in {db}: browse it again with `murmur forum --db {db}`; "
                f"the run log is {log_path}")
+
+
+def personas_dir(settings: Settings) -> Path:
+    """The personas written for the corpus's sites, unless config.yml names a folder of its own."""
+    return settings.bots.personas_dir or CORPUS_PERSONAS
 
 
 class _Pace:
@@ -106,7 +118,7 @@ def _show_matches(settings: Settings, db: Path):
 
     embedder = open_embedder(settings.index)
     index = build_and_save(settings, db, embedder, desc="    embedding")
-    matcher = Matcher(embedder, index, load_profiles(settings.bots.personas_path()))
+    matcher = Matcher(embedder, index, load_profiles(personas_dir(settings)))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 3").fetchall()
     click.echo(f"    {len(index)} threads indexed; who ought to be in the newest conversations:")

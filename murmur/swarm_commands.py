@@ -72,12 +72,14 @@ async def require_murmur_forum(client) -> None:
 @contextlib.asynccontextmanager
 async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
                        echo: Callable[[str], None] = click.echo,
-                       on_action_url: Callable[[str], None] | None = None) -> AsyncIterator[object]:
+                       on_action_url: Callable[[str], None] | None = None,
+                       progress: bool = True) -> AsyncIterator[object]:
     """Rasa's custom actions served on loopback, a Rasa server using them, and a DialogueEngine over it."""
     from aiohttp import web
 
     from bots.actions import add_action_server
     from bots.dialogue import DialogueEngine, StanceReader
+    from bots.runtime import label_acts
     from murmur.bots_commands import rasa_server_for
 
     app = web.Application()
@@ -88,6 +90,7 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
         on_action_url(action_url)
     try:
         async with rasa_server_for(settings, action_url, echo) as server:
+            await label_acts(generator, settings, server.url, progress=progress)
             engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             try:
                 yield engine
@@ -103,7 +106,6 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
                     echo: Callable[[str], None] = click.echo, embedder=None,
                     on_action_url: Callable[[str], None] | None = None, swarm_hook=None):
     """Everything a swarm run needs, from settings; returns the SwarmResult."""
-    from bots.library import Library
     from bots.runtime import personas_by_name, reply_generator
     from bots.swarm import Swarm
     from bots.swarm.forum_view import library_threads, load_threads
@@ -125,9 +127,9 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
         texts = [threads[i].text() for i in sorted(threads)]
         with tqdm(total=len(texts), unit="thread", desc="indexing", disable=not progress, leave=False) as bar:
             await asyncio.to_thread(add_threads, index, embedder, texts, bar.update)
-        library = await asyncio.to_thread(Library, embedder, library_threads(threads))
-        generator = reply_generator(settings, library)
-        async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url) as dialogue:
+        generator = await asyncio.to_thread(reply_generator, settings, embedder, forum=library_threads(threads),
+                                            progress=progress, echo=echo)
+        async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
                           embedder=embedder, index=index, settings=settings.swarm, seed=seed, run_id=run_id,

@@ -35,14 +35,13 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from bots.personas import Persona
-from bots.replies import Message, ReplyGenerator, ReplyRequest
+from bots.replies import ReplyGenerator
 from bots.swarm.bots import Bot, make_bots
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
 from bots.swarm.policy import JoinPolicy, draw
 from bots.swarm.progress import Progress, Tally, summary_table
 from bots.swarm.runlog import RunLog
-from bots.swarm.titles import thread_title
 from conversations.client import ForumClient, ForumClientError, ForumUnavailable
 from conversations.models import format_time, parse_time
 from index.documents import MAX_REPLIES, thread_vectors
@@ -69,7 +68,8 @@ class Dialogue(Protocol):
     """What the swarm needs of bots.dialogue.DialogueEngine."""
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
-                      thread_id: int | None = None, session: str = "") -> Any: ...
+                      thread_id: int | None = None, thread_opening: str | None = None, claim: bool = True,
+                      session: str = "") -> Any: ...
 
 
 @dataclass(order=True)
@@ -317,6 +317,8 @@ class Swarm:
         account = self.admin.with_token(bot.token)
         at = format_time(now) if self.clock.simulated else None
         extra = {"bot": bot.name, "interest": data["interest"]} | ({"thread_id": thread.id} if thread else {})
+        if data.get("source"):
+            extra["source"] = data["source"]  # the bank's record of the words: ground truth, never public
         try:
             await self._forum(lambda: self.admin.record_provenance(
                 persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
@@ -344,9 +346,12 @@ class Swarm:
         self.tally.threads_joined.add(thread.id)
         if data["act"] != "open":
             self.tally.join_scores.append(data["score"])
+        origin = {"source": data["source"]} if data.get("source") else {}
+        if data.get("sources"):
+            origin["sources"] = data["sources"]  # forum threads the words were taken from (splice)
         self.log.write("post", t=format_time(now), bot=bot.name, persona=bot.persona.name, thread=thread.id,
                        post_id=post["id"], parent_id=post.get("parent_id"), act=data["act"], key=key,
-                       score=round(data["score"], 4), chars=len(data["text"]))
+                       score=round(data["score"], 4), chars=len(data["text"]), **origin)
         await self._reindex(thread)
         return self._react(thread, now, "post")
 
@@ -380,21 +385,28 @@ class Swarm:
         if target is None:
             return {"act": "stay_silent", "text": ""}
         started = time.perf_counter()
+        opening = thread.posts[0].body if thread.posts else None
         turn = await self.dialogue.respond(bot.persona, f"{self.run_id}:{bot.name}:{thread.id}", target.body,
-                                           thread_title=thread.title, thread_id=thread.id, session=self.session)
+                                           thread_title=thread.title, thread_id=thread.id, thread_opening=opening,
+                                           claim=False, session=self.session)
         self.seconds_in["rasa"] += time.perf_counter() - started
-        return {"act": turn.act, "text": turn.text.strip(), "parent_id": target.id}
+        options = [{"text": text.strip(), "source": source} for text, source in getattr(turn, "alternatives", ())]
+        return {"act": turn.act, "text": turn.text.strip(), "parent_id": target.id, "options": options,
+                "source": getattr(turn, "source", None), "reason": getattr(turn, "reason", None),
+                "sources": list(getattr(turn, "sources", ()))}
 
     async def _open(self, job: _Job) -> dict[str, Any]:
         bot = job.bot
-        rng = draw(self.seed, "open", bot.name, job.at.isoformat())
-        request = ReplyRequest(bot.persona, "ask_follow_up", (Message("user", job.interest),),
-                               f"{self.run_id}:{bot.name}:open:{bot.posts_made}", thread_title=job.interest)
         started = time.perf_counter()
-        reply = await self.generator.write(request)
+        opening = await self.generator.open_thread(bot.persona, job.interest,
+                                                   f"{self.run_id}:{bot.name}:open:{job.at.isoformat()}")
         self.seconds_in["generation"] += time.perf_counter() - started
-        return {"act": "open", "text": reply.text.strip(), "title": thread_title(bot.persona, job.interest, rng),
-                "tags": _tags(job.interest)}
+        if opening is None:
+            return {"act": "open", "text": "", "reason": "nothing_relevant_to_say"}
+        options = [{"text": o.body.strip(), "title": o.title, "tags": list(o.tags), "source": o.source}
+                   for o in opening.alternatives]
+        return {"act": "open", "text": opening.body.strip(), "title": opening.title, "tags": list(opening.tags),
+                "source": opening.source, "options": options}
 
     def _after_turn(self, job: _Job, outcome: dict[str, Any] | Exception) -> None:
         bot, thread = job.bot, job.thread
@@ -404,9 +416,13 @@ class Swarm:
             self._failed(job.at, bot, thread_id, str(outcome))
             return
         self.tally.turns += 1
-        self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome["act"])
+        outcome = self._claimed(outcome)
+        reason = {"reason": outcome["reason"]} if not outcome["text"] and outcome.get("reason") else {}
+        self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome["act"], **reason)
         if not outcome["text"]:
             self.tally.silent += 1
+            if outcome.get("reason"):
+                self.tally.skipped[outcome["reason"]] += 1
             self._release(bot, thread)
             return
         rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
@@ -421,6 +437,16 @@ class Swarm:
         bot.busy_until = post_at
         self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
                        **outcome)
+
+    def _claimed(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The first of a turn's offered replies still free, claimed in decision order so runs stay reproducible."""
+        options = outcome.pop("options", None)
+        if not options or not outcome["text"]:
+            return outcome
+        chosen = self.generator.claim([_Option(o) for o in options])
+        if chosen is None:
+            return {**outcome, "text": "", "reason": "reply_taken"}
+        return {**outcome, **chosen.fields}
 
     @staticmethod
     def _release(bot: Bot, thread: ThreadState | None) -> None:
@@ -457,10 +483,14 @@ class Swarm:
     async def _external_events(self, now: datetime) -> list[_Job]:
         """Threads that others changed: read them again, re-index them, and ask who ought to be there."""
         changed: dict[int, None] = {}
+        fresh: list[str] = []
         while not self._external.empty():
             event = self._external.get_nowait()
             if event["post"]["id"] not in self.own_posts:
                 changed[event["thread"]["id"]] = None
+                fresh.append(event["post"]["body"])
+        if fresh:
+            self.generator.observe(fresh)  # words now in the forum: the generator never repeats them
         jobs: list[_Job] = []
         for thread_id in changed:
             try:
@@ -501,6 +531,12 @@ class Swarm:
             delay = min(delay * 2, 5.0)
 
 
-def _tags(interest: str) -> list[str]:
-    words = [w.strip(",.;:()").lower() for w in interest.split()]
-    return [w for w in words if len(w) > 3 and w.isalpha()][:2]
+@dataclass(frozen=True)
+class _Option:
+    """One offered reply or opening, in the shape ``ReplyGenerator.claim`` reads (its ``source``)."""
+
+    fields: dict[str, Any]
+
+    @property
+    def source(self) -> dict[str, Any] | None:
+        return self.fields.get("source")

@@ -9,7 +9,7 @@ from aiohttp import web
 from bots.actions import add_action_server
 from bots.library import Library
 from bots.personas import load_personas
-from bots.replies import RetrievalGenerator
+from bots.splice import SpliceGenerator
 from tests.conftest import ROOT, serve
 
 
@@ -17,7 +17,7 @@ from tests.conftest import ROOT, serve
 async def action_server(embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     app = web.Application()
-    add_action_server(app, personas, RetrievalGenerator(Library.from_seed(embedder)))
+    add_action_server(app, personas, SpliceGenerator(Library.from_seed(embedder)))
     runner, url = await serve(app)
     async with aiohttp.ClientSession() as session:
         yield session, url + "/webhook"

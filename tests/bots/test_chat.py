@@ -17,7 +17,7 @@ from bots.chat import CANCELLED, ENGINE, TURNS, create_chat_app
 from bots.dialogue import DialogueEngine, StanceReader
 from bots.library import Library
 from bots.personas import load_personas
-from bots.replies import RetrievalGenerator
+from bots.splice import SpliceGenerator
 from murmur.config import ChatSettings
 from tests.conftest import ROOT, serve
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 async def chat_app(rasa_server, action_stub, embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     settings = ChatSettings(max_chars=500, messages_per_minute=600, message_burst=50)
-    app = create_chat_app(settings, personas, RetrievalGenerator(Library.from_seed(embedder)))
+    app = create_chat_app(settings, personas, SpliceGenerator(Library.from_seed(embedder)))
     runner, url = await serve(app)
     session = aiohttp.ClientSession()
 
@@ -109,7 +109,7 @@ async def test_unknown_persona_is_refused_before_the_upgrade(chat_app):
 async def test_floods_are_rate_limited(rasa_server, embedder):
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     app = create_chat_app(ChatSettings(messages_per_minute=1, message_burst=2), personas,
-                          RetrievalGenerator(Library.from_seed(embedder)))
+                          SpliceGenerator(Library.from_seed(embedder)))
     runner, url = await serve(app)
     try:
         async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:

@@ -9,7 +9,9 @@ from aiohttp import web
 
 from bots.library import Library
 from bots.personas import load_personas
-from bots.replies import ACTS, LLMGenerator, Message, ReplyError, ReplyRequest, RetrievalGenerator
+from bots.llm import LLMGenerator
+from bots.replies import ACTS, Message, ReplyError, ReplyRequest
+from bots.splice import SpliceGenerator
 from tests.conftest import ROOT, serve
 
 PLACEHOLDER = re.compile(r"\{|\}|<[A-Z_]+>|\[[A-Z_]+\]")
@@ -30,7 +32,7 @@ def _request(persona, act, conversation_id="c1", text="My espresso shots run fas
 
 
 async def test_every_act_in_every_voice_is_clean_and_in_length(library, personas):
-    generator = RetrievalGenerator(library, seed=1)
+    generator = SpliceGenerator(library, seed=1)
     for persona in personas.values():
         for act in ACTS:
             reply = await generator.write(_request(persona, act, conversation_id=f"all-{persona.name}"))
@@ -47,7 +49,7 @@ async def test_every_act_in_every_voice_is_clean_and_in_length(library, personas
 
 
 async def test_answers_draw_on_relevant_threads_and_cite_real_ones(library, personas):
-    generator = RetrievalGenerator(library)
+    generator = SpliceGenerator(library)
     reply = await generator.write(_request(personas["espresso-nerd"], "answer"))
     titles = [library.threads[t][0].lower() for t in reply.sources]
     assert any("shot" in t or "espresso" in t for t in titles), titles
@@ -57,7 +59,7 @@ async def test_answers_draw_on_relevant_threads_and_cite_real_ones(library, pers
 
 
 async def test_a_persona_never_repeats_itself_in_a_conversation(library, personas):
-    generator = RetrievalGenerator(library)
+    generator = SpliceGenerator(library)
     persona = personas["sourdough-sam"]
     said = []
     conversation = [Message("user", "How often should I feed my starter?")]
@@ -66,19 +68,19 @@ async def test_a_persona_never_repeats_itself_in_a_conversation(library, persona
         assert reply.text not in said
         said.append(reply.text)
         conversation += [Message(persona.name, reply.text), Message("user", "Tell me more.")]
-    fresh = RetrievalGenerator(library)  # same seed, same inputs: the same reply (runs are reproducible)
+    fresh = SpliceGenerator(library)  # same seed, same inputs: the same reply (runs are reproducible)
     again = await fresh.write(ReplyRequest(persona, "answer", (Message("user", "How often should I feed my starter?"),), "repeat-test"))
     assert again.text == said[0]
 
 
 async def test_disclosure_is_truthful(library, personas):
-    reply = await RetrievalGenerator(library).write(_request(personas["trail-miles"], "disclose", text="are you a bot?"))
+    reply = await SpliceGenerator(library).write(_request(personas["trail-miles"], "disclose", text="are you a bot?"))
     assert "bot" in reply.text.lower() and "not a person" in reply.text.lower()
 
 
 async def test_unknown_act_is_an_error(library, personas):
     with pytest.raises(ReplyError, match="unknown dialogue act 'sing'"):
-        await RetrievalGenerator(library).write(_request(personas["stargazer"], "sing"))
+        await SpliceGenerator(library).write(_request(personas["stargazer"], "sing"))
 
 
 # -- llm backend against a small server that speaks the OpenAI chat-completions protocol --------------------

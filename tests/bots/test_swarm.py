@@ -131,8 +131,10 @@ async def forward_actions(action_stub):
     await session.close()
 
 
-def swarm_settings(tmp_path: Path, rasa_url: str, **swarm: object) -> Settings:
-    return parse_settings({"seed": 3, "rasa": {"url": rasa_url},
+def swarm_settings(tmp_path: Path, rasa_url: str, backend: str = "splice", **swarm: object) -> Settings:
+    """The swarm's mechanics are tested with the ``splice`` generator on the seed forum (its topics are not in the
+    reply bank's corpus); the ``bank`` generator is tested on a forum of corpus threads (test_realism.py)."""
+    return parse_settings({"seed": 3, "rasa": {"url": rasa_url}, "replies": {"backend": backend},
                            "swarm": {"log_dir": str(tmp_path / "runs"), **swarm},
                            "forum": {"limits": {"posts_per_minute": 20, "post_burst": 5}}})
 

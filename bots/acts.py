@@ -1,0 +1,179 @@
+"""Which dialogue act each bank reply performs, so a ``disagree`` turn picks a reply that disagreed.
+
+Two readers behind one table:
+- ``by_rasa``: the bots' own Rasa NLU model (``/model/parse``) reads each
+  reply as it would be posted. It is the same reader that turns a person's
+  message into an intent, so a reply chosen as ``agree`` reads as agreement
+  to the model that measures act fit. Labels are cached on disk by model and
+  text, so a bank is labelled once per model.
+- ``by_cues``: agreement and disagreement phrases and the question mark,
+  offline, for when no Rasa server is at hand (and as the baseline the NLU
+  labels are compared with in ``bench/realism.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bots.adapt import is_question, passage
+from bots.errors import RasaError
+
+if TYPE_CHECKING:
+    from bots.bank import ReplyBank
+
+LABEL_WORDS = (8, 80)  # a reply is labelled as a typical persona would post it: its first passage of this length
+_WANTED = {"agree": "agree", "disagree": "disagree", "ask_follow_up": "ask_question"}
+_AGREE = re.compile(r"^(?:\+1|agreed|exactly|yes|yep|true|indeed|right|absolutely|definitely|same here)\b|"
+                    r"\b(?:i agree|i totally agree|good point|great point|you(?:'re| are) right|that'?s right|spot on|"
+                    r"well said|this is correct|great answer|nice answer|good answer)\b", re.IGNORECASE)
+_DISAGREE = re.compile(r"\b(?:i disagree|not true|i don'?t think|i do not think|that'?s not|this is not|"
+                       r"that is not|not really|i doubt|on the contrary|that doesn'?t|this doesn'?t|wrong|"
+                       r"not necessarily|not at all|i'?m not sure that|i am not sure that|disagree)\b", re.IGNORECASE)
+
+
+def wanted_label(act: str) -> str | None:
+    """The NLU intent a reply must read as to perform ``act`` (None: any statement will do)."""
+    return _WANTED.get(act)
+
+
+def cue_label(text: str) -> str:
+    if is_question(text):
+        return "ask_question"
+    head = " ".join(text.split()[:25])
+    if _DISAGREE.search(head):
+        return "disagree"
+    if _AGREE.search(head):
+        return "agree"
+    return "share_opinion"
+
+
+def labelled_text(text: str) -> str | None:
+    found = passage(text, *LABEL_WORDS)
+    return found.text if found else None
+
+
+class ActLabels:
+    """Reply id -> intent, and how it was read."""
+
+    def __init__(self, labels: dict[int, str], how: str) -> None:
+        self.labels = labels
+        self.how = how
+
+    def label(self, reply_id: int) -> str | None:
+        return self.labels.get(reply_id)
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.labels.values())
+
+    @classmethod
+    def by_cues(cls, bank: ReplyBank) -> ActLabels:
+        labels = {}
+        for reply in bank.replies:
+            text = labelled_text(reply.text)
+            if text is not None:
+                labels[reply.id] = cue_label(text)
+        return cls(labels, "cues")
+
+    @classmethod
+    async def by_rasa(cls, bank: ReplyBank, rasa_url: str, *, cache_path: Path | None, concurrency: int = 4,
+                      progress: Callable[[int], None] | None = None) -> ActLabels:
+        """Every reply read by the Rasa server's NLU, from the cache when this model read it before."""
+        texts = {reply.id: labelled_text(reply.text) for reply in bank.replies}
+        cache = _LabelCache(cache_path, await _model_of(rasa_url.rstrip("/")))
+        try:
+            labels = cache.get_many({i: t for i, t in texts.items() if t is not None})
+            missing = [(i, t) for i, t in texts.items() if t is not None and i not in labels]
+            if progress is not None:
+                progress(len(texts) - len(missing))
+            fresh = await _parse_all(rasa_url.rstrip("/"), missing, concurrency, progress)
+            cache.put_many({texts[i]: label for i, label in fresh.items()})
+        finally:
+            cache.close()
+        return cls(labels | fresh, "rasa-nlu")
+
+
+async def _model_of(url: str) -> str:
+    """The loaded model's file name: labels are cached per model."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.get(f"{url}/status") as response:
+                data = await response.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        raise RasaError(f"rasa at {url} did not say which model it runs ({exc!r}); is it running with --enable-api?") from None
+    model = data.get("model_file") if isinstance(data, dict) else None
+    if not model:
+        raise RasaError(f"rasa at {url} has no model loaded; train one with `murmur train`")
+    return str(model)
+
+
+async def _parse_all(url: str, items: list[tuple[int, str]], concurrency: int,
+                     progress: Callable[[int], None] | None) -> dict[int, str]:
+    limit = asyncio.Semaphore(concurrency)
+    out: dict[int, str] = {}
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def parse(reply_id: int, text: str) -> None:
+            async with limit:
+                try:
+                    async with session.post(f"{url}/model/parse", json={"text": text}) as response:
+                        if response.status != 200:
+                            raise RasaError(f"rasa at {url} answered {response.status} to /model/parse; "
+                                            "is it a Rasa server with --enable-api?")
+                        data = await response.json(content_type=None)
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    raise RasaError(f"rasa at {url} could not label the reply bank ({exc!r}); is it running?") from None
+            out[reply_id] = (data.get("intent") or {}).get("name") or "nlu_fallback"
+            if progress is not None:
+                progress(1)
+
+        await asyncio.gather(*(parse(i, t) for i, t in items))
+    return out
+
+
+class _LabelCache:
+    """(model, text) -> intent in SQLite; ``path=None`` keeps nothing."""
+
+    def __init__(self, path: Path | None, model: str) -> None:
+        self.model = model
+        self._conn = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(path))
+            self._conn.execute("CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, intent TEXT NOT NULL)")
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.model}\0{text}".encode("utf-8")).hexdigest()
+
+    def get_many(self, texts: dict[int, str]) -> dict[int, str]:
+        if self._conn is None or not texts:
+            return {}
+        keys = {self._key(t): i for i, t in texts.items()}
+        found: dict[int, str] = {}
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self._conn.execute(f"SELECT key, intent FROM labels WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            for key, intent in rows:
+                found[keys[key]] = intent
+        return found
+
+    def put_many(self, labels: dict[str, str]) -> None:
+        if self._conn is None or not labels:
+            return
+        with self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?)",
+                                   [(self._key(t), intent) for t, intent in labels.items()])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

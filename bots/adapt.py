@@ -1,0 +1,138 @@
+"""Fitting one human reply from the bank into a new conversation, without splicing.
+
+A bank reply was written for another thread. Some of its sentences only make
+sense there: quoted blocks, code, links to its source, @names, "as X said",
+talk about the site itself. ``passage`` keeps one contiguous run of the
+reply's sentences that needs none of that, cut at sentence boundaries to the
+persona's length. It never joins sentences that were not next to each other
+in the source: the words stay one person's coherent answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# html_to_text writes a link as "text (https://...)": the parenthesis goes, the words stay. A bare address is part of
+# its sentence ("see https://... for more"), so that sentence cannot be used at all.
+_LINK = re.compile(r"\s*\(\s*(?:https?://|www\.)[^)\s]*\s*\)")
+_BARE_LINK = re.compile(r"https?://|www\.|\.(?:com|org|net)\b")
+_MENTION = re.compile(r"^(?:@[\w.\-]+[,:]?\s+)+")
+_MENTION_ANYWHERE = re.compile(r"(?<![\w.])@[A-Za-z][\w.\-]*")
+# A sentence ends at . ! or ?, but not after an initial ("C. W. Bamforth") or a common abbreviation.
+_SENTENCE_END = re.compile(r"(?<![\s(][A-Z]\.)(?<!^[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bMr\.)(?<!\bDr\.)"
+                           r"(?<!\bSt\.)(?<!\bNo\.)(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9@])")
+_WORD = re.compile(r"\w+", re.UNICODE)  # as detection/features.py counts words
+# Sentences that point at the source's own page: other answers, comments, votes, edits, the site.
+_ELSEWHERE = re.compile(
+    r"\b(?:as (?:@?\w+ |the OP |others? |someone |you )?(?:has |have )?(?:said|mentioned|noted|pointed out|suggested|stated)"
+    r"|(?:answer|comment|post|link)s? (?:above|below)|other answers?|accepted answer|this answer|my answer|this question"
+    r"|(?:up|down)-?vot|\bedit(?:ed)?\s*:|\bupdate\s*:|duplicate|stack ?exchange|stack ?overflow|\bmeta\b|\.SE\b"
+    r"|welcome to|this site|the site\b|the tour|the faq|flag(?:ged)?\b|\bmods?\b|moderator|close vote|reputation"
+    r"|see (?:also )?(?:here|this|there)|linked (?:question|post)|\bOP\b|\+1)",
+    re.IGNORECASE)
+_CODEISH = re.compile(r"[{};=<>\\|`]|^\s*(?:\$|#|//|sudo |def |import |class |return )")
+# A passage must not begin mid-argument.
+_CONNECTIVE = re.compile(r"^(?:but|however|also|so|and|or|then|that said|still|though|although|thus|hence|therefore|"
+                         r"this|that|these|those|it|they|he|she|otherwise|instead|besides|plus|yes|no|yeah|nope)\b",
+                         re.IGNORECASE)
+
+
+def words(text: str) -> list[str]:
+    """Words as the copy detectors count them: lowercase runs of word characters."""
+    return _WORD.findall(text.lower())
+
+
+_LINK_AS_WORD = re.compile(r"\b(?:of|the|a|an|to|at|on|in|with|from|by|and|or|use|using|see|like|via|is|are)"
+                           r"\s*\(\s*(?:https?://|www\.)", re.IGNORECASE)
+
+
+def clean_sentence(sentence: str) -> str:
+    """One sentence without link targets or a leading @name; the rest untouched.
+
+    A link that stood for a word ("if use of (http://...) is a blessing") cannot go without breaking the
+    sentence: such a sentence comes back empty, so it is never used.
+    """
+    if _LINK_AS_WORD.search(sentence):
+        return ""
+    sentence = _LINK.sub("", sentence)
+    sentence = _MENTION.sub("", sentence.strip())
+    return re.sub(r"\s{2,}", " ", sentence).strip()
+
+
+def usable(sentence: str) -> bool:
+    """A sentence that reads right in another thread: whole, not code, not about the source's own page."""
+    if len(sentence.split()) < 3 or sentence[-1:] not in ".!?\"')" or sentence.startswith(("+1", "-1")):
+        return False
+    if (_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _CODEISH.search(sentence)
+            or _BARE_LINK.search(sentence)):
+        return False
+    if sentence.count("(") != sentence.count(")") or sentence.count("[") != sentence.count("]") or sentence.count('"') % 2:
+        return False  # a bracket or quotation opened in a sentence we do not keep
+    return sum(c.isalpha() for c in sentence) >= 0.6 * sum(not c.isspace() for c in sentence)
+
+
+def sentences(body: str) -> list[str | None]:
+    """The post's sentences in order, each cleaned, or None where it cannot be used (a break in the run)."""
+    out: list[str | None] = []
+    for paragraph in re.split(r"\n\s*\n|\n", body):
+        raw = paragraph.rstrip()
+        if not raw.strip():
+            continue
+        if raw.lstrip().startswith(">") or raw.startswith(("    ", "\t")):
+            out.append(None)  # a quoted block or code: never part of a passage, and nothing runs across it
+            continue
+        for sentence in _SENTENCE_END.split(raw.strip()):
+            cleaned = clean_sentence(sentence)
+            out.append(cleaned if cleaned and usable(cleaned) else None)
+    return out
+
+
+@dataclass(frozen=True)
+class Passage:
+    text: str
+    first: int  # index of its first sentence in the source
+    count: int  # sentences kept
+    of: int  # sentences in the source
+
+    @property
+    def whole(self) -> bool:
+        return self.first == 0 and self.count == self.of
+
+
+def passage(body: str, min_words: int, max_words: int) -> Passage | None:
+    """The earliest contiguous run of usable sentences that fits the persona's length, cut at a sentence end.
+
+    A run that cannot reach ``min_words`` is still taken when it is the whole source (a short, complete reply);
+    a lone sentence longer than ``max_words`` is allowed up to half again as long, and never cut mid-sentence.
+    """
+    found = sentences(body)
+    total = len(found)
+    start = 0
+    while start < total:
+        if found[start] is None or (start > 0 and _CONNECTIVE.match(found[start] or "")):
+            start += 1
+            continue
+        kept: list[str] = []
+        count = 0
+        end = start
+        while end < total and found[end] is not None:
+            n = len(found[end].split())  # type: ignore[union-attr]
+            if kept and count + n > max_words:
+                break
+            if not kept and n > max_words * 1.5:
+                break
+            kept.append(found[end])  # type: ignore[arg-type]
+            count += n
+            end += 1
+        if kept:
+            candidate = Passage(" ".join(kept), start, len(kept), total)
+            if count >= min_words or candidate.whole:
+                return candidate
+        start = max(end, start + 1)
+    return None
+
+
+def is_question(text: str) -> bool:
+    """A passage that asks: it ends with a question mark."""
+    return text.rstrip("\"') ").endswith("?")

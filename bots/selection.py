@@ -1,0 +1,257 @@
+"""Response selection: answer a post with one whole human reply from the bank, chosen for that post.
+
+To answer post P in thread T as persona X with act A, the bank's candidates
+are the replies whose answered post is near P, the replies nearest P
+themselves, and the replies of the bank threads nearest T. Each is scored on
+how well it answers P (reply to P), how well its original context matches P
+(answered post to P) and T (its thread to T), the persona's interests, the
+act (a ``disagree`` picks a reply that disagreed, ``ask_follow_up`` a
+question) and whether it fits the persona's length. The topic guard comes
+first: only replies from the bank's own community nearest T (the site most of
+the nearest bank threads come from), and from threads at least
+``topic_threshold`` close to T, are considered; with none, the bot has nothing
+relevant to say and stays silent. One source reply is used, or contiguous
+sentences of it, adapted to the persona; a reply is used once per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bots.acts import ActLabels, wanted_label
+from bots.adapt import Passage, is_question, passage
+from bots.bank import BankReply, BankThread, ReplyBank
+from bots.personas import Persona
+from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
+from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
+from index.documents import ThreadText, thread_vectors
+
+NOTHING_RELEVANT = "nothing_relevant_to_say"
+REPLY_TAKEN = "reply_taken"
+NEAREST_THREADS = 10  # bank threads that vote on the conversation's community, and whose replies are candidates
+NEAREST_REPLIES = 60
+ALTERNATIVES = 4  # next-best replies offered with each choice, for a caller that claims in its own order
+WEIGHTS = {"answers": 0.35, "context": 0.30, "thread": 0.20, "persona": 0.15, "act": 0.15}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    reply: BankReply
+    passage: Passage
+    score: float
+    answers: float  # cosine of the reply to the post it would answer
+    context: float  # cosine of what it answered to that post
+    thread: float  # cosine of its thread to the conversation's thread
+    persona: float  # best cosine of the reply to one of the persona's interests
+    act_fit: bool
+
+
+class BankGenerator:
+    """The ``bank`` backend: response selection from human replies held apart from the forum."""
+
+    name = "bank"
+
+    def __init__(self, bank: ReplyBank, *, seed: int = 0, topic_threshold: float = 0.5,
+                 labels: ActLabels | None = None) -> None:
+        self.bank = bank
+        self.embedder = bank.embedder
+        self.seed = seed
+        self.topic_threshold = topic_threshold
+        self.labels = labels or ActLabels.by_cues(bank)
+        self._interests: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
+
+    # -- the ReplyGenerator interface -------------------------------------------------------------------
+
+    async def write(self, request: ReplyRequest) -> Reply:
+        return await asyncio.to_thread(self._write, request)
+
+    def claim(self, options: Sequence[Reply]) -> Reply | None:
+        """The first option whose bank reply is still unused, now marked used; None when all were taken."""
+        with self._lock:
+            for option in options:
+                bank_id = (option.source or {}).get("bank_id")
+                if bank_id is None:
+                    return option
+                kind, number = bank_id.split(":")
+                used = self.bank.used if kind == "reply" else self.bank.used_questions
+                if int(number) not in used:
+                    used.add(int(number))
+                    return option
+        return None
+
+    def observe(self, texts: Sequence[str]) -> int:
+        """Posts now in the forum; bank text that repeats them is never used."""
+        with self._lock:
+            return self.bank.observe(texts)
+
+    async def open_thread(self, persona: Persona, interest: str, key: str) -> Opening | None:
+        return await asyncio.to_thread(self._open_thread, persona, interest, key)
+
+    # -- writing -----------------------------------------------------------------------------------------
+
+    def _write(self, request: ReplyRequest) -> Reply:
+        persona, act = request.persona, request.act
+        if act not in ACTS:
+            raise ReplyError(f"act: unknown dialogue act {act!r}; known: {', '.join(ACTS)}")
+        voice = Voice(persona, random.Random(f"{self.seed}:{persona.name}:{request.conversation_id}:"
+                                             f"{len(request.conversation)}:{act}"))
+        if act == "disclose":
+            return Reply(disclosure(persona), act)
+        if act in ("greet", "welcome", "goodbye"):
+            return social_reply(voice, act)
+        if act == "stay_silent":
+            return self._silence(request, voice, act, "rasa_chose_silence")
+        if act == "give_source":
+            return self._give_source(request, voice)
+        candidates = self.rank(request)
+        if not candidates:
+            return self._silence(request, voice, act, NOTHING_RELEVANT)
+        options = tuple(self._reply(c, request, voice) for c in candidates[:ALTERNATIVES + 1])
+        if request.claim:
+            chosen = self.claim(options)
+            if chosen is None:
+                return self._silence(request, voice, act, REPLY_TAKEN)
+            return chosen
+        return Reply(options[0].text, act, source=options[0].source, alternatives=options)
+
+    def _silence(self, request: ReplyRequest, voice: Voice, act: str, reason: str) -> Reply:
+        """On a forum, silence; face to face, a person never gets nothing: a brief word or a question back."""
+        if request.one_to_one:
+            return Reply(voice.finish([voice.pick("nothing_to_add")], decorate=False), act, reason=reason)
+        return Reply("", act, reason=reason)
+
+    def _reply(self, candidate: Candidate, request: ReplyRequest, voice: Voice) -> Reply:
+        text = candidate.passage.text
+        lead = ""
+        if request.act in ("agree", "disagree") and not candidate.act_fit:
+            lead = voice.pick(request.act)  # a reply that makes the point, said as agreement or disagreement
+        body = voice.finish(voice.frame(text, lead=lead, closing=request.act not in ("ask_follow_up",)),
+                            max_words=self._room(request.persona))
+        thread = self.bank.threads[candidate.reply.thread]
+        source = {"bank_id": f"reply:{candidate.reply.id}", "post": candidate.reply.post_id, "thread": thread.external_id,
+                  "site": thread.site, "score": round(candidate.score, 4), "thread_similarity": round(candidate.thread, 4)}
+        return Reply(body, request.act, source=source)
+
+    # -- selection ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _room(persona: Persona) -> int:
+        """A passage is already cut to the persona's length; the finish only guards against the extreme."""
+        return int(persona.style.length.max_words * 1.5) + 2 * MAX_PHRASE_WORDS
+
+    def conversation_vectors(self, request: ReplyRequest) -> tuple[np.ndarray, np.ndarray]:
+        """The post being answered and the thread it is in, as vectors (from the embedding cache when seen)."""
+        post = request.last_text or (request.thread_title or "")
+        if not post.strip():
+            raise ReplyError("conversation: nothing to answer; the conversation has no message from anyone else")
+        user_turns = [m.text for m in request.conversation if m.author != request.persona.name]
+        title = request.thread_title or user_turns[0]
+        opening = request.thread_opening if request.thread_opening is not None else "\n".join(user_turns[-3:])
+        thread = thread_vectors(self.embedder, [ThreadText(0, title, opening)])[0]
+        return self.embedder.embed_one(post[:1200]), thread
+
+    def community(self, thread_vector: np.ndarray) -> tuple[str | None, list[int]]:
+        """The bank's community nearest the conversation (the site most of the nearest bank threads share)."""
+        hits = [h for h in self.bank.by_thread.search(thread_vector, NEAREST_THREADS) if h.score >= self.topic_threshold]
+        if not hits:
+            return None, []
+        votes = Counter(self.bank.threads[h.thread_id].site for h in hits)
+        site = max(votes, key=lambda s: (votes[s], -min(i for i, h in enumerate(hits)
+                                                          if self.bank.threads[h.thread_id].site == s)))
+        return site, [h.thread_id for h in hits if self.bank.threads[h.thread_id].site == site]
+
+    def rank(self, request: ReplyRequest) -> list[Candidate]:
+        """Every acceptable candidate for this request, best first (empty: nothing relevant to say)."""
+        post_vector, thread_vector = self.conversation_vectors(request)
+        site, near_threads = self.community(thread_vector)
+        if site is None:
+            return []
+        bank = self.bank
+        ids: dict[int, None] = {}
+        for hit in bank.by_context.search(post_vector, NEAREST_REPLIES):
+            ids[hit.thread_id] = None
+        for hit in bank.by_reply.search(post_vector, NEAREST_REPLIES):
+            ids[hit.thread_id] = None
+        for reply in bank.replies_of(near_threads):
+            ids[reply] = None
+        chosen = [i for i in ids if i not in bank.used and bank.site_of(bank.replies[i]) == site]
+        if not chosen:
+            return []
+        rows = np.asarray(chosen)
+        threads = np.asarray([bank.replies[i].thread for i in chosen])
+        thread_sim = bank.thread_vectors[threads] @ thread_vector
+        keep = thread_sim >= self.topic_threshold
+        if not keep.any():
+            return []
+        rows, threads, thread_sim = rows[keep], threads[keep], thread_sim[keep]
+        answers = bank.reply_vectors[rows] @ post_vector
+        context = bank.context_vectors[rows] @ post_vector
+        interests = self._interest_vectors(request.persona)
+        persona = (bank.reply_vectors[rows] @ interests.T).max(axis=1)
+        style = request.persona.style.length
+        want = wanted_label(request.act)
+        out = []
+        for row, a, c, t, p in zip(rows, answers, context, thread_sim, persona):
+            reply = bank.replies[int(row)]
+            found = passage(reply.text, style.min_words, style.max_words)
+            if found is None:
+                continue
+            asks = is_question(found.text)
+            if request.act == "ask_follow_up" and not asks:
+                continue  # a follow-up is a question people asked
+            if request.act in ("answer", "agree", "disagree") and asks:
+                continue  # an answer that only asks back is no answer
+            fit = want is not None and self.labels.label(reply.id) == want
+            score = (WEIGHTS["answers"] * a + WEIGHTS["context"] * c + WEIGHTS["thread"] * t
+                     + WEIGHTS["persona"] * p + WEIGHTS["act"] * fit)
+            out.append(Candidate(reply, found, float(score), float(a), float(c), float(t), float(p), fit))
+        out.sort(key=lambda c: (-c.score, c.reply.id))
+        return out
+
+    def _interest_vectors(self, persona: Persona) -> np.ndarray:
+        if persona.name not in self._interests:
+            self._interests[persona.name] = self.embedder.embed(list(persona.interests))
+        return self._interests[persona.name]
+
+    # -- sources and new threads ---------------------------------------------------------------------------
+
+    def _give_source(self, request: ReplyRequest, voice: Voice) -> Reply:
+        """Cite a real thread on the conversation's topic from the bank's community, or say there is none."""
+        _, thread_vector = self.conversation_vectors(request)
+        site, near = self.community(thread_vector)
+        if site is None:
+            text = voice.finish([voice.pick("no_source")], decorate=False)
+            return Reply(text, "give_source", reason=NOTHING_RELEVANT)
+        thread = self.bank.threads[near[0]]
+        where = f" ({thread.source_url})" if thread.source_url else ""
+        text = voice.finish([f'{voice.pick("source")} "{thread.title}"{where}'], decorate=False)
+        return Reply(text, "give_source", source={"bank_id": None, "thread": thread.external_id, "site": site})
+
+    def _open_thread(self, persona: Persona, interest: str, key: str) -> Opening | None:
+        """A real question from the bank on one of the persona's interests, never one the forum holds or had."""
+        rng = random.Random(f"{self.seed}:{key}")
+        vector = self.embedder.embed_one(interest)
+        hits = [h for h in self.bank.by_question.search(vector, 40) if h.thread_id not in self.bank.used_questions
+                and h.score >= self.topic_threshold * 0.8]
+        voice = Voice(persona, rng)
+        options = []
+        for hit in hits:
+            thread: BankThread = self.bank.threads[hit.thread_id]
+            found = passage(thread.question, persona.style.length.min_words, max(persona.style.length.max_words, 120))
+            if found is None:
+                continue
+            body = voice.finish(voice.frame(found.text, lead="", closing=False), max_words=10_000)
+            options.append(Opening(thread.title, body, list(thread.tags[:5]), {
+                "bank_id": f"question:{thread.id}", "thread": thread.external_id, "site": thread.site,
+                "score": round(hit.score, 4)}))
+            if len(options) > ALTERNATIVES:
+                break
+        return Opening.offer(options)

@@ -1,0 +1,112 @@
+"""Adapting one human reply to a new conversation: one contiguous run of its own sentences, nothing that points back."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bots.adapt import passage, sentences, usable
+from bots.personas import Persona
+from bots.voice import MAX_PHRASE_WORDS, Voice
+
+ANSWER = (
+    "Grind finer first, that is the usual cause of sour shots. Keep the dose the same while you change it. "
+    "If it is still sour at 30 seconds, raise the temperature a little.\n\n"
+    "> quoted from the question: my shots are sour\n\n"
+    "As John said above, the beans matter too. See https://example.org/guide for more.\n\n"
+    "Fresh beans, roasted in the last month, make dialling in much easier."
+)
+
+
+def _runs_of(text: str, source: str) -> bool:
+    """Every sentence of ``text`` is a sentence of ``source``, in the same order and with none skipped."""
+    kept = [s for s in sentences(source)]
+    parts = [s for s in sentences(text)]
+    for start in range(len(kept)):
+        if kept[start:start + len(parts)] == parts:
+            return True
+    return False
+
+
+def test_a_passage_is_contiguous_sentences_of_one_source_cut_at_a_sentence_end():
+    found = passage(ANSWER, 10, 33)
+    assert found is not None and found.first == 0
+    assert found.text == ("Grind finer first, that is the usual cause of sour shots. Keep the dose the same while you "
+                          "change it. If it is still sour at 30 seconds, raise the temperature a little.")
+    assert _runs_of(found.text, ANSWER)
+    short = passage(ANSWER, 5, 12)
+    assert short.text == "Grind finer first, that is the usual cause of sour shots."
+
+
+def test_quotes_links_mentions_and_talk_about_other_posts_never_come_along():
+    for min_words, max_words in ((3, 20), (3, 200), (20, 200)):
+        found = passage(ANSWER, min_words, max_words)
+        assert found is not None
+        for gone in ("quoted", "John", "https", "example.org", "above", ">"):
+            assert gone not in found.text, (gone, found.text)
+    # nothing runs across a sentence that had to go: the last paragraph is its own passage
+    tail = passage("As Mary said, it depends.\n\nFresh beans, roasted in the last month, make dialling in much easier.", 5, 50)
+    assert tail.text == "Fresh beans, roasted in the last month, make dialling in much easier." and tail.first == 1
+
+
+def test_links_keep_their_words_and_a_leading_mention_goes():
+    found = passage("@marta Try the Wikipedia article (http://en.wikipedia.org/wiki/Citra) on the Citra brand.", 3, 40)
+    assert found.text == "Try the Wikipedia article on the Citra brand."
+
+
+def test_a_passage_never_starts_mid_argument_and_initials_do_not_end_sentences():
+    found = passage("This is a note about site policy on meta. But the hop oils fade within weeks of bottling. "
+                    "Drink hoppy beers fresh, the aroma is the first thing to go.", 8, 40)
+    assert found.text == "Drink hoppy beers fresh, the aroma is the first thing to go."
+    assert sentences("See Beer: Health and Nutrition (C. W. Bamforth, 2004). It has a table.") == [
+        "See Beer: Health and Nutrition (C. W. Bamforth, 2004).", "It has a table."]
+
+
+@pytest.mark.parametrize("text", ["x = foo(bar); return y;", "Upvoted, thanks.", "Welcome to the site!",
+                                  "Edit: fixed the link.", "This is a duplicate of another question."])
+def test_sentences_that_only_make_sense_at_the_source_are_not_usable(text):
+    assert not usable(text)
+
+
+def test_too_short_or_nothing_usable_gives_no_passage():
+    assert passage("See https://example.org", 3, 40) is None
+    assert passage("Too short.", 10, 40) is None
+    assert passage("Yes.", 1, 40) is None
+    whole = passage("Fine by me, thanks.", 10, 40)  # short of the length, but a whole reply: people write those
+    assert whole is not None and whole.whole
+
+
+def _persona(**style) -> Persona:
+    return Persona.model_validate({"name": "tester", "bio": "A person who tests things.", "interests": ["testing"],
+                                   "style": {"openers": ["Honestly,", "Short version:", "A", "In my long and honest "
+                                                         "experience of many years,"],
+                                             "closers": ["Good luck.", "This closer is far too long to say every time."],
+                                             **style}})
+
+
+def test_voice_frames_with_short_phrases_only_and_keeps_grammar():
+    persona = _persona()
+    seen_openers, seen_closers = set(), set()
+    for seed in range(200):
+        parts = Voice(persona, random.Random(seed)).frame("The grind is usually the cause.")
+        text = " ".join(parts)
+        assert "too long" not in text and "many years" not in text
+        if text.startswith("Honestly,"):
+            assert text == "Honestly, the grind is usually the cause." or text.startswith("Honestly, the grind")
+            seen_openers.add("Honestly,")
+        if text.endswith("Good luck."):
+            seen_closers.add("Good luck.")
+    assert seen_openers and seen_closers
+    # a comma opener never lowercases a name or "I"
+    for seed in range(100):
+        text = " ".join(Voice(persona, random.Random(seed)).frame("I grind finer."))
+        assert "Honestly, i " not in text and "Honestly, I" not in text
+    assert all(len(p.split()) <= MAX_PHRASE_WORDS for p in ("Honestly,", "Short version:", "Good luck."))
+
+
+def test_a_link_that_stood_for_a_word_takes_its_sentence_with_it_and_votes_are_not_words():
+    found = passage("If use of (http://www.wolframalpha.com) is a blessing depends on you. "
+                    "Try the article (http://x.org/hops) on hops, it is short and clear.", 3, 40)
+    assert found.text == "Try the article on hops, it is short and clear."
+    assert not usable("-1 This is not true, the widget holds nitrogen.")
