@@ -52,6 +52,7 @@ from bots.errors import RasaError  # noqa: E402
 from bots.library import Library  # noqa: E402
 from bots.personas import Persona  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
+from bots.runtime import label_acts, reply_generator  # noqa: E402
 from bots.splice import SpliceGenerator  # noqa: E402
 from bots.runtime import personas_by_name  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
@@ -404,8 +405,8 @@ class Results:
     parse_s: list[float]
 
 
-async def bench(plan: Plan, tmp: Path) -> Results:
-    settings = parse_settings({})  # murmur's defaults: the model is the one `murmur train` keeps
+async def bench(plan: Plan, tmp: Path, backend: str = "bank") -> Results:
+    settings = parse_settings({"replies": {"backend": backend}})  # murmur's defaults: the model `murmur train` keeps
     personas = personas_by_name(settings)
     names = sorted(personas)
     rasa_bin = rasa_bin_in(ROOT / settings.rasa.venv_path())  # relative paths are the project's
@@ -413,13 +414,17 @@ async def bench(plan: Plan, tmp: Path) -> Results:
     print("model: checking var/rasa-models (a missing model is trained now, about a minute) ...", flush=True)
     trained = await asyncio.to_thread(train_model, RASA_DIR, ROOT / settings.rasa.model_dir,
                                       epochs=settings.rasa.epochs, rasa_bin=rasa_bin)
-    print("loading the embedding model and the seed threads' library ...", flush=True)
+    print(f"loading the embedding model and what the {backend} generator draws on ...", flush=True)
     began = time.perf_counter()
     embedder = await asyncio.to_thread(Embedder, cache_path=ROOT / settings.index.cache_path,
                                        batch_size=settings.index.batch_size, threads=settings.index.threads)
-    library = await asyncio.to_thread(Library.from_seed, embedder)
-    for text in ALL_MESSAGES:  # every message's retrieval sentences into the embedding cache, as in a warm chat
-        await asyncio.to_thread(library.passages_for, text)
+    if backend == "splice":
+        library = await asyncio.to_thread(Library.from_seed, embedder)
+        for text in ALL_MESSAGES:  # every message's retrieval sentences into the embedding cache, as in a warm chat
+            await asyncio.to_thread(library.passages_for, text)
+        generator = SpliceGenerator(library, seed=settings.seed)
+    else:
+        generator = await asyncio.to_thread(reply_generator, settings, embedder, echo=lambda line: print(line, flush=True))
     library_s = time.perf_counter() - began
 
     current = Probe()
@@ -428,7 +433,7 @@ async def bench(plan: Plan, tmp: Path) -> Results:
         return current
 
     chat = ChatSettings(messages_per_minute=1e9, message_burst=1_000_000)  # the per-connection limiter never refuses
-    app = create_chat_app(chat, personas, SpliceGenerator(library, seed=settings.seed))
+    app = create_chat_app(chat, personas, generator)
     runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"
     print(f"chat app on {url}; starting the Rasa server with {trained.model_path.name} (30-60 s) ...", flush=True)
@@ -438,6 +443,9 @@ async def bench(plan: Plan, tmp: Path) -> Results:
                               ready_timeout_s=settings.rasa.start_timeout_s) as rasa:
             # RasaServer starts Rasa in a session of its own (pgid == pid); the pid is not public, so read it here.
             rasa_pgid = rasa._process.pid if rasa._process else None
+            await label_acts(generator, settings, rasa.url)
+            for text in ALL_MESSAGES:  # every message's vectors into the embedding cache, as in a warm chat
+                await asyncio.to_thread(embedder.embed_one, text)
             engine = TimedEngine(rasa.url, TimedStance(embedder, probe), concurrency=settings.rasa.concurrency,
                                  probe=probe)
             app[ENGINE].engine = engine
@@ -577,6 +585,8 @@ def acts_line(rounds: list[Round]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 messages a conversation and fewer conversations")
+    parser.add_argument("--backend", choices=("bank", "splice"), default="bank",
+                        help="reply generator: bank (murmur's default) or splice (the earlier baseline)")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
 
@@ -588,7 +598,7 @@ def main() -> None:
           f"{platform.system()} {platform.machine()}")
     sys.stdout.flush()
     with tempfile.TemporaryDirectory(prefix="murmur-bench-chat-") as tmp:
-        results = asyncio.run(bench(plan, Path(tmp)))
+        results = asyncio.run(bench(plan, Path(tmp), args.backend))
 
     s = results.setup
     print()

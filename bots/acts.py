@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bots.adapt import is_question, passage
+from bots.adapt import is_question, passage, question
 from bots.errors import RasaError
 
 if TYPE_CHECKING:
     from bots.bank import ReplyBank
 
-LABEL_WORDS = (8, 80)  # a reply is labelled as a typical persona would post it: its first passage of this length
+# A reply is labelled as it would be posted for an act: agreement or disagreement in its opening sentence(s), up to
+# STATEMENT_WORDS (short, so that the act is what the reply is read as), a follow-up as the question it asks.
+STATEMENT_WORDS = (5, 25)
+QUESTION_WORDS = 80
 _WANTED = {"agree": "agree", "disagree": "disagree", "ask_follow_up": "ask_question"}
 _AGREE = re.compile(r"^(?:\+1|agreed|exactly|yes|yep|true|indeed|right|absolutely|definitely|same here)\b|"
                     r"\b(?:i agree|i totally agree|good point|great point|you(?:'re| are) right|that'?s right|spot on|"
@@ -56,46 +59,52 @@ def cue_label(text: str) -> str:
     return "share_opinion"
 
 
-def labelled_text(text: str) -> str | None:
-    found = passage(text, *LABEL_WORDS)
-    return found.text if found else None
+KINDS = ("statement", "question")  # a reply is posted as a statement (its first passage) or as the question it asks
+
+
+def labelled_texts(text: str) -> dict[str, str]:
+    """What of a reply would be posted, as a statement and as a follow-up question (where it has either)."""
+    out = {}
+    statement = passage(text, *STATEMENT_WORDS)
+    if statement is not None and not is_question(statement.text):
+        out["statement"] = statement.text
+    asked = question(text, QUESTION_WORDS)
+    if asked is not None:
+        out["question"] = asked.text
+    return out
 
 
 class ActLabels:
-    """Reply id -> intent, and how it was read."""
+    """(reply id, kind) -> intent, and how it was read."""
 
-    def __init__(self, labels: dict[int, str], how: str) -> None:
+    def __init__(self, labels: dict[tuple[int, str], str], how: str) -> None:
         self.labels = labels
         self.how = how
 
-    def label(self, reply_id: int) -> str | None:
-        return self.labels.get(reply_id)
+    def label(self, reply_id: int, kind: str = "statement") -> str | None:
+        return self.labels.get((reply_id, kind))
 
     def counts(self) -> Counter[str]:
-        return Counter(self.labels.values())
+        return Counter(f"{kind}:{intent}" for (_, kind), intent in self.labels.items())
 
     @classmethod
     def by_cues(cls, bank: ReplyBank) -> ActLabels:
-        labels = {}
-        for reply in bank.replies:
-            text = labelled_text(reply.text)
-            if text is not None:
-                labels[reply.id] = cue_label(text)
-        return cls(labels, "cues")
+        return cls({(reply.id, kind): cue_label(text) for reply in bank.replies
+                    for kind, text in labelled_texts(reply.text).items()}, "cues")
 
     @classmethod
     async def by_rasa(cls, bank: ReplyBank, rasa_url: str, *, cache_path: Path | None, concurrency: int = 4,
                       progress: Callable[[int], None] | None = None) -> ActLabels:
-        """Every reply read by the Rasa server's NLU, from the cache when this model read it before."""
-        texts = {reply.id: labelled_text(reply.text) for reply in bank.replies}
+        """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it."""
+        texts = {(reply.id, kind): text for reply in bank.replies for kind, text in labelled_texts(reply.text).items()}
         cache = _LabelCache(cache_path, await _model_of(rasa_url.rstrip("/")))
         try:
-            labels = cache.get_many({i: t for i, t in texts.items() if t is not None})
-            missing = [(i, t) for i, t in texts.items() if t is not None and i not in labels]
+            labels = cache.get_many(texts)
+            missing = [(key, text) for key, text in texts.items() if key not in labels]
             if progress is not None:
                 progress(len(texts) - len(missing))
             fresh = await _parse_all(rasa_url.rstrip("/"), missing, concurrency, progress)
-            cache.put_many({texts[i]: label for i, label in fresh.items()})
+            cache.put_many({texts[key]: label for key, label in fresh.items()})
         finally:
             cache.close()
         return cls(labels | fresh, "rasa-nlu")
@@ -115,14 +124,14 @@ async def _model_of(url: str) -> str:
     return str(model)
 
 
-async def _parse_all(url: str, items: list[tuple[int, str]], concurrency: int,
-                     progress: Callable[[int], None] | None) -> dict[int, str]:
+async def _parse_all(url: str, items: list[tuple[tuple[int, str], str]], concurrency: int,
+                     progress: Callable[[int], None] | None) -> dict[tuple[int, str], str]:
     limit = asyncio.Semaphore(concurrency)
-    out: dict[int, str] = {}
+    out: dict[tuple[int, str], str] = {}
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
 
-        async def parse(reply_id: int, text: str) -> None:
+        async def parse(key: tuple[int, str], text: str) -> None:
             async with limit:
                 try:
                     async with session.post(f"{url}/model/parse", json={"text": text}) as response:
@@ -132,7 +141,7 @@ async def _parse_all(url: str, items: list[tuple[int, str]], concurrency: int,
                         data = await response.json(content_type=None)
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     raise RasaError(f"rasa at {url} could not label the reply bank ({exc!r}); is it running?") from None
-            out[reply_id] = (data.get("intent") or {}).get("name") or "nlu_fallback"
+            out[key] = (data.get("intent") or {}).get("name") or "nlu_fallback"
             if progress is not None:
                 progress(1)
 
@@ -154,11 +163,11 @@ class _LabelCache:
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.model}\0{text}".encode("utf-8")).hexdigest()
 
-    def get_many(self, texts: dict[int, str]) -> dict[int, str]:
+    def get_many(self, texts: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
         if self._conn is None or not texts:
             return {}
         keys = {self._key(t): i for i, t in texts.items()}
-        found: dict[int, str] = {}
+        found: dict[tuple[int, str], str] = {}
         items = list(keys)
         for start in range(0, len(items), 500):
             chunk = items[start:start + 500]

@@ -75,17 +75,35 @@ def usable(sentence: str) -> bool:
 def sentences(body: str) -> list[str | None]:
     """The post's sentences in order, each cleaned, or None where it cannot be used (a break in the run)."""
     out: list[str | None] = []
-    for paragraph in re.split(r"\n\s*\n|\n", body):
-        raw = paragraph.rstrip()
-        if not raw.strip():
-            continue
-        if raw.lstrip().startswith(">") or raw.startswith(("    ", "\t")):
+    for block in _blocks(body):
+        if block is None:
             out.append(None)  # a quoted block or code: never part of a passage, and nothing runs across it
             continue
-        for sentence in _SENTENCE_END.split(raw.strip()):
+        for sentence in _SENTENCE_END.split(block):
             cleaned = clean_sentence(sentence)
             out.append(cleaned if cleaned and usable(cleaned) else None)
     return out
+
+
+def _blocks(body: str) -> list[str | None]:
+    """Paragraphs as single lines (a sentence may wrap over a line break), quotes and code as None."""
+    blocks: list[str | None] = []
+    for paragraph in re.split(r"\n\s*\n", body):
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            if not line.strip():
+                continue
+            if line.lstrip().startswith(">") or line.startswith(("    ", "\t")):
+                if lines:
+                    blocks.append(" ".join(lines))
+                    lines = []
+                if blocks[-1:] != [None]:
+                    blocks.append(None)
+                continue
+            lines.append(line.strip())
+        if lines:
+            blocks.append(" ".join(lines))
+    return blocks
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,25 @@ def passage(body: str, min_words: int, max_words: int) -> Passage | None:
             if count >= min_words or candidate.whole:
                 return candidate
         start = max(end, start + 1)
+    return None
+
+
+def question(body: str, max_words: int) -> Passage | None:
+    """A question the reply asks, with the sentence before it when that one leads into it: a follow-up people asked."""
+    found = sentences(body)
+    for j, sentence in enumerate(found):
+        if sentence is None or not is_question(sentence) or len(sentence.split()) < 5:
+            continue
+        if j > 0 and _CONNECTIVE.match(sentence):
+            continue  # "So what about ...?" needs what came before it
+        start = j
+        prior = found[j - 1] if j > 0 else None
+        if prior is not None and not is_question(prior) and (j - 1 == 0 or not _CONNECTIVE.match(prior)) \
+                and len(prior.split()) + len(sentence.split()) <= max_words:
+            start = j - 1
+        if len(sentence.split()) > max_words * 1.5:
+            continue
+        return Passage(" ".join(s for s in found[start:j + 1] if s), start, j + 1 - start, len(found))
     return None
 
 

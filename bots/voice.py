@@ -19,11 +19,11 @@ MAX_PHRASE_WORDS = 6  # an opener or closer longer than this repeats a detectabl
 _PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "greet": {"casual": ("Hey!", "Hi there!", "Oh hey, welcome!"), "formal": ("Hello, and welcome.", "Good to meet you."),
               "technical": ("Hi!", "Hello!")},
-    "agree": {"casual": ("Totally agree.", "Yes, exactly this.", "Same here."), "formal": ("I agree with you.", "Quite right."),
-              "technical": ("Agreed.", "That matches what I've measured.")},
-    "disagree": {"casual": ("Hmm, not so sure about that.", "I'd push back a little."),
-                 "formal": ("I see it somewhat differently.", "I am not convinced, I'm afraid."),
-                 "technical": ("I don't think that holds up.", "My results point the other way.")},
+    # Said at the start of a reply's first sentence, so the reply reads as the act (chosen on a tuning split of the
+    # corpus by how often the bots' own NLU reads "phrase: first sentence" as agree or disagree). Joined to the
+    # sentence, they never stand as a sentence of their own that many accounts share word for word.
+    "agree": {"casual": ("Yes, exactly this:",), "formal": ("Yes, exactly this:",), "technical": ("Yes, exactly this:",)},
+    "disagree": {"casual": ("I disagree:",), "formal": ("I disagree:",), "technical": ("I disagree:",)},
     "follow_up": {"casual": ("What got you into it?", "How did that work out for you?", "What have you tried so far?"),
                   "formal": ("May I ask what you have tried so far?", "What prompted the question, if I may ask?"),
                   "technical": ("What's your setup exactly?", "Which variables have you changed so far?")},
@@ -51,6 +51,14 @@ personally basically actually really""".split())
 _PLACEHOLDER = re.compile(r"\{[^}]*\}|<[A-Z_]+>|\[[A-Z_]+\]")
 
 
+def _continued(text: str) -> str:
+    """The sentence lowercased at its start, to follow a phrase ending in a comma or colon, when its first word may be."""
+    first = re.match(r"[A-Za-z']+", text)
+    if first and first.group(0).lower() in _LOWERABLE and not first.group(0).isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
 def disclosure(persona) -> str:
     """The honest answer to 'are you a bot?'."""
     return (f"Yes. I'm a bot: an automated persona called {persona.name}, part of a research test forum run "
@@ -72,21 +80,22 @@ class Voice:
         options = _PHRASES[kind][self.persona.style.tone]
         return self.rng.choice(options)
 
-    def frame(self, text: str, *, lead: str = "", closing: bool = True) -> list[str]:
+    def frame(self, text: str, *, lead: str = "", opening: bool = True, closing: bool = True) -> list[str]:
         """One passage with, sometimes, the persona's own opener and closer; ``lead`` (an act's word) comes first."""
         style = self.persona.style
-        openers = [o for o in style.openers if short(o)]
+        openers = [o for o in style.openers if short(o)] if opening else []
         closers = [c for c in style.closers if short(c)]
-        parts = [lead] if lead else []
-        if not lead and openers and self.rng.random() < 0.4:
+        parts = []
+        if lead:
+            parts.append(lead)
+            text = _continued(text) if lead.endswith((",", ":")) else text
+        elif openers and self.rng.random() < 0.4:
             opener = self.rng.choice(openers)
-            if opener.endswith(","):
-                first = re.match(r"[A-Za-z']+", text)
-                if first and first.group(0).lower() in _LOWERABLE and not first.group(0).isupper():
-                    parts.append(opener)
-                    text = text[0].lower() + text[1:]
-            else:
+            if not opener.endswith(","):
                 parts.append(opener)
+            elif _continued(text) != text:  # "Honestly, the grind ..." but never "Honestly, i" or a lowercased name
+                parts.append(opener)
+                text = _continued(text)
         parts.append(text)
         if closing and closers and self.rng.random() < 0.3:
             parts.append(self.rng.choice(closers))
@@ -121,11 +130,8 @@ class Voice:
 def social_reply(voice: Voice, act: str) -> Reply:
     """Greetings, thanks and goodbyes: short formulas in the persona's register, as people use them."""
     persona = voice.persona
-    line = voice.pick(act)
-    closers = [c for c in persona.style.closers if short(c)]
     extra = f"I'm mostly here for {persona.interests[0]}." if act == "greet" else ""
-    tail = voice.rng.choice(closers) if closers and act != "greet" and voice.rng.random() < 0.5 else ""
-    return Reply(voice.finish([line, extra, tail]), act)
+    return Reply(voice.finish([voice.pick(act), extra]), act)
 
 
 def cut_to_sentences(text: str, max_words: int) -> str:

@@ -104,7 +104,8 @@ def measure(dataset: Dataset, vectors: Vectors, bot_posts: dict[str, BotPost], *
     run_any, run_other = _shared_runs(dataset, bots)
     sites = thread_sites(dataset)
     crossed = [bot_posts[forum.post_ids[i]].source_site != sites[int(forum.post_thread[i])]
-               for i in bots if bot_posts.get(forum.post_ids[i]) and bot_posts[forum.post_ids[i]].source_site]
+               for i in bots if bot_posts.get(forum.post_ids[i]) and bot_posts[forum.post_ids[i]].source_site
+               and sites[int(forum.post_thread[i])]]  # a thread a bot opened has no people's site to compare with
     people_range, bots_median, outside = _copy_features(dataset, vectors, bot_threads)
     report = Realism(
         bot_replies=len(bots), people_replies=len(people),

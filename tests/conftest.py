@@ -101,3 +101,23 @@ def embedder():
     instance = Embedder(cache_path=ROOT / "var" / "test-embeddings.sqlite")
     yield instance
     instance.close()
+
+
+CORPUS_SPLIT = 6  # the forum of the demo, the realism test and bench/realism.py: every 6th corpus thread
+
+
+def corpus_split() -> tuple[list[dict], list[dict]]:
+    """The shipped corpus as (forum threads: every 6th, bank threads: the rest), in file order."""
+    rows = read_corpus_sample("threads.jsonl.gz", 10_000)
+    return ([r for i, r in enumerate(rows) if i % CORPUS_SPLIT == 0],
+            [r for i, r in enumerate(rows) if i % CORPUS_SPLIT != 0])
+
+
+@pytest.fixture(scope="session")
+def corpus_bank(embedder):
+    """The reply bank beside the corpus-split forum (the shipped corpus minus the forum's threads), and that forum."""
+    from bots.bank import ReplyBank, read_bank
+
+    forum, _ = corpus_split()
+    source = read_bank([CORPUS_DIR / "threads.jsonl.gz"], forum_posts=[p["body"] for r in forum for p in r["posts"]])
+    return ReplyBank(source, embedder), forum

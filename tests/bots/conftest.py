@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -85,3 +86,18 @@ async def rasa_server(rasa_model: TrainResult, action_stub: ActionStub) -> Async
     async with RasaServer(rasa_model.model_path, action_url=action_stub.url, rasa_bin=RASA_BIN,
                           log_path=log_path) as server:
         yield server
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def forward_actions(action_stub: ActionStub):
+    """Rasa's custom actions, forwarded to whichever swarm's action server is running now (as with rasa.url)."""
+    target: dict[str, str] = {}
+    session = aiohttp.ClientSession()
+
+    async def forward(payload: dict) -> dict:
+        async with session.post(target["url"], json=payload) as response:
+            return await response.json()
+
+    with action_stub.responding(forward):
+        yield lambda url: target.__setitem__("url", url)
+    await session.close()

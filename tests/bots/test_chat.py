@@ -13,10 +13,13 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from bots.acts import ActLabels
+from bots.actions import GENERATOR
 from bots.chat import CANCELLED, ENGINE, TURNS, create_chat_app
 from bots.dialogue import DialogueEngine, StanceReader
 from bots.library import Library
 from bots.personas import load_personas
+from bots.selection import BankGenerator
 from bots.splice import SpliceGenerator
 from murmur.config import ChatSettings
 from tests.conftest import ROOT, serve
@@ -26,10 +29,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chat_app(rasa_server, action_stub, embedder):
+async def chat_app(rasa_server, action_stub, embedder, corpus_bank, tmp_path_factory):
+    """`murmur chat` as it runs by default: the bank generator, its acts read by the session's Rasa NLU."""
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
-    settings = ChatSettings(max_chars=500, messages_per_minute=600, message_burst=50)
-    app = create_chat_app(settings, personas, SpliceGenerator(Library.from_seed(embedder)))
+    settings = ChatSettings(max_chars=500)  # the shipped rate limits: a conversation at reading pace never meets them
+    bank, _ = corpus_bank
+    bank.used.clear()
+    labels = await ActLabels.by_rasa(bank, rasa_server.url, cache_path=tmp_path_factory.mktemp("labels") / "acts.sqlite")
+    app = create_chat_app(settings, personas, BankGenerator(bank, labels=labels))
     runner, url = await serve(app)
     session = aiohttp.ClientSession()
 
@@ -44,6 +51,7 @@ async def chat_app(rasa_server, action_stub, embedder):
     await engine.close()
     await session.close()
     await runner.cleanup()
+    bank.used.clear()
 
 
 async def _say(ws: aiohttp.ClientWebSocketResponse, text: str, timeout: float = 60) -> dict:
@@ -68,6 +76,53 @@ async def test_a_conversation_over_the_socket(chat_app):
         assert answer["act"] == "answer" and answer["text"] and answer["text"] != greeting["text"]
         thanks = await _say(ws, "thanks a lot, that helps")
         assert thanks["act"] == "welcome"
+
+
+def _claimed(app, before: set[int]) -> list:
+    bank = app[GENERATOR].bank
+    return [bank.replies[i] for i in sorted(bank.used - before)]
+
+
+@SESSION
+async def test_answers_are_whole_human_replies_on_the_topic_and_sources_are_real(chat_app):
+    app, url = chat_app
+    bank = app[GENERATOR].bank
+    before = set(bank.used)
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=espresso-nerd") as ws:
+        answer = await _say(ws, "my espresso shots taste sour, what should I change?")
+        assert answer["act"] == "answer" and answer["text"]
+        used = _claimed(app, before)
+        assert len(used) == 1 and bank.site_of(used[0]) == "coffee"  # one reply, from the coffee community
+        source = await _say(ws, "where can I read more about this?")
+    assert source["act"] == "give_source"
+    assert "coffee.stackexchange.com/q/" in source["text"] or "know" in source["text"]
+
+
+@SESSION
+async def test_in_a_chat_a_persona_never_answers_with_nothing(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:
+        for text in ("lol whatever, did you watch the football last night?", "what do you think about mypy strict mode?",
+                     "my monstera has yellow leaves, too much water?"):
+            reply = await _say(ws, text)
+            assert reply["text"].strip(), (text, reply)
+
+
+@SESSION
+async def test_a_stance_has_a_side(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=py-mentor") as ws:
+        against = await _say(ws, "honestly type hints are a waste of time for beginners")
+    assert against["act"] == "disagree" and against["text"]  # py-mentor is for type hints for beginners
+
+
+@SESSION
+async def test_a_client_answering_at_once_is_not_rate_limited_at_the_shipped_limits(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=hop-chaser") as ws:
+        for i in range(12):  # the next message as soon as the reply arrives: a burst, well inside 30 a minute
+            reply = await _say(ws, f"what hops would you use for a pale ale, take {i}?")
+            assert "error" not in reply, reply
 
 
 @SESSION

@@ -61,7 +61,7 @@ HELD_OUT: dict[str, list[str]] = {
 ACTION_FOR = {"greet": "action_greet", "ask_question": "action_answer", "agree": "action_ask_follow_up",
               "disagree": "action_disagree", "ask_for_source": "action_give_source", "thank": "action_welcome",
               "off_topic": "action_stay_silent", "ask_if_bot": "action_disclose", "goodbye": "action_goodbye"}
-OPINION_FOR_STANCE = {"agree": "action_agree", "disagree": "action_disagree", "neutral": "action_ask_follow_up"}
+OPINION_FOR_STANCE = {"agree": "action_agree", "disagree": "action_disagree", "neutral": "action_answer"}
 
 
 def _training_examples() -> dict[str, list[str]]:

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-import pytest_asyncio
 import yaml
 
 from bots.personas import load_personas
@@ -114,21 +113,6 @@ def test_bots_beyond_the_personas_get_numbered_handles():
 
 
 # -- whole runs against a real forum and a real Rasa server ----------------------------------------------
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def forward_actions(action_stub):
-    """Rasa's custom actions, forwarded to whichever swarm's action server is running now."""
-    target: dict[str, str] = {}
-    session = aiohttp.ClientSession()
-
-    async def forward(payload: dict) -> dict:
-        async with session.post(target["url"], json=payload) as response:
-            return await response.json()
-
-    with action_stub.responding(forward):
-        yield lambda url: target.__setitem__("url", url)
-    await session.close()
 
 
 def swarm_settings(tmp_path: Path, rasa_url: str, backend: str = "splice", **swarm: object) -> Settings:
