@@ -69,6 +69,7 @@ from index.matching import Matcher, PersonaMatch, ThreadMatch  # noqa: E402
 from index.threads import ThreadIndex  # noqa: E402
 from murmur.config import Settings, parse_settings  # noqa: E402
 from murmur.loading import import_path  # noqa: E402
+from murmur.forwarding import ActionForwarder  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 from murmur.swarm_commands import run_swarm  # noqa: E402
 
@@ -498,51 +499,6 @@ async def forum_on(db: Path, settings: Settings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-
-
-class ActionForwarder:
-    """One Rasa server for every run: its custom actions go here, and on to the running swarm's action server.
-
-    run_swarm starts an action server per run and reports its URL through ``on_action_url`` (as with a Rasa
-    server of your own, rasa.url). The forward is one more loopback hop per action; its time is recorded, so
-    the Rasa share can be split into Rasa itself and murmur's action server (the reply's words).
-    """
-
-    def __init__(self) -> None:
-        self.target = ""
-        self.seconds = 0.0
-        self.calls = 0
-        self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    def point_at(self, url: str) -> None:
-        self.target = url
-
-    async def _webhook(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        started = time.perf_counter()
-        assert self._session is not None
-        async with self._session.post(self.target, data=body, headers={"Content-Type": "application/json"}) as answer:
-            data = await answer.read()
-            status = answer.status
-        self.seconds += time.perf_counter() - started
-        self.calls += 1
-        return web.Response(body=data, status=status, content_type="application/json")
-
-    async def __aenter__(self) -> ActionForwarder:
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        app = web.Application(client_max_size=64 * MIB)
-        app.router.add_post("/webhook", self._webhook)
-        self._runner, port = await start_site(app, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{port}/webhook"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
 
 
 # -- one run -------------------------------------------------------------------------------------------------

@@ -91,11 +91,12 @@ class Voice:
             text = _continued(text) if lead.endswith((",", ":")) else text
         elif openers and self.rng.random() < 0.4:
             opener = self.rng.choice(openers)
-            if not opener.endswith(","):
-                parts.append(opener)
-            elif _continued(text) != text:  # "Honestly, the grind ..." but never "Honestly, i" or a lowercased name
+            if opener.rstrip("'\"").endswith((":", ".", "!", "?", "-")):
+                parts.append(opener)  # a phrase of its own ("Short version:")
+            elif opener.endswith(",") and _continued(text) != text:  # "Honestly, the grind ...", never "Honestly, i"
                 parts.append(opener)
                 text = _continued(text)
+            # an opener that needs its own continuation ("Have a look at") fits no one else's sentence: left out
         parts.append(text)
         if closing and closers and self.rng.random() < 0.3:
             parts.append(self.rng.choice(closers))

@@ -12,8 +12,19 @@ from aiohttp import web
 
 from conversations.appkeys import SETTINGS, STORE
 from conversations.auth import require_admin
+from conversations.errors import InvalidInput
+from conversations.importers.jsonl import parse_thread
 from conversations.models import Provenance
-from conversations.requests import NewProvenance, NewSyntheticAccount, check_handle, check_text, parse_body, read_json
+from conversations.requests import (
+    NewProvenance,
+    NewSyntheticAccount,
+    Replay,
+    check_handle,
+    check_text,
+    iso_time,
+    parse_body,
+    read_json,
+)
 
 routes = web.RouteTableDef()
 
@@ -29,7 +40,9 @@ async def create_synthetic_account(request: web.Request) -> web.Response:
     persona = check_text("persona", body.persona, 200, "persona")
     run_id = check_text("run_id", body.run_id, 200, "run_id")
     generator = check_text("generator", body.generator, 200, "generator")
-    account, token, reused = await request.app[STORE].create_synthetic_account(handle, display_name, persona, run_id, generator)
+    created_at = iso_time("created_at", body.created_at) if body.created_at is not None else None
+    account, token, reused = await request.app[STORE].create_synthetic_account(handle, display_name, persona, run_id,
+                                                                               generator, created_at)
     return web.json_response({"account": account.public(), "token": token, "reused": reused}, status=200 if reused else 201)
 
 
@@ -49,6 +62,32 @@ async def record_provenance(request: web.Request) -> web.Response:
         provenance, post_id=body.post_id, account_id=body.account_id, idempotency_key=body.idempotency_key
     )
     return web.json_response({"recorded": True, "post_id": post_id}, status=201)
+
+
+@routes.post("/api/admin/replay")
+async def replay(request: web.Request) -> web.Response:
+    """People's posts from a corpus, entering the forum at their own times (a swarm replays them as its clock passes).
+
+    Takes murmur JSONL thread records (a thread the forum holds gets only its new posts); answers with the events
+    of what was added, in commit order, so the caller knows the new posts without reading them back.
+    """
+    require_admin(request)
+    body = parse_body(Replay, await read_json(request, request.app[SETTINGS].forum.limits))
+    threads = [parse_thread(record, f"threads[{i}]") for i, record in enumerate(body.threads)]
+    stats, events = await request.app[STORE].import_with_events(threads)
+    return web.json_response({"posts_added": stats.posts_added, "posts_skipped": stats.posts_skipped,
+                              "events": [event.public() for event in events]}, status=201)
+
+
+@routes.put("/api/admin/meta/{key}")
+async def set_meta(request: web.Request) -> web.Response:
+    """A note about the forum itself (any JSON), kept with it and carried by exports (e.g. a replay's site shifts)."""
+    require_admin(request)
+    key = request.match_info["key"]
+    if not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:
+        raise InvalidInput("key", "use up to 64 letters, digits, '-' or '_'")
+    await request.app[STORE].set_meta(key, await read_json(request, request.app[SETTINGS].forum.limits))
+    return web.json_response({"key": key, "stored": True})
 
 
 @routes.get("/api/admin/export")

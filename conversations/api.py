@@ -27,7 +27,7 @@ from conversations.requests import (
     read_json,
     simulated_time,
 )
-from conversations.models import Account, format_time
+from conversations.models import Account, format_time, parse_time
 
 routes = web.RouteTableDef()
 REPLAY_BATCH = 500
@@ -46,6 +46,9 @@ async def _spend_post_token(request: web.Request, account: Account) -> str | Non
         return None
     if not await request.app[STORE].is_synthetic(account.id):
         raise Forbidden("Murmur-Simulated-Time: only bot accounts made with the admin token may set a post's time; drop the header")
+    if moment < parse_time(account.created_at):
+        raise InvalidInput("Murmur-Simulated-Time", f"{format_time(moment)} is before the account was made "
+                                                    f"({account.created_at}); a post cannot predate its account")
     request.app[SIMULATED_POST_LIMITER].take(account.id, now=moment.timestamp())
     return format_time(moment)
 

@@ -102,9 +102,19 @@ class ForumClient:
     # -- admin API ---------------------------------------------------------------------------
 
     async def create_bot_account(self, handle: str, persona: str, run_id: str, generator: str,
-                                 display_name: str | None = None) -> dict[str, Any]:
+                                 display_name: str | None = None, created_at: str | None = None) -> dict[str, Any]:
+        """A bot account; ``created_at`` dates a new one in simulated time (it must not come after its first post)."""
         body = {"handle": handle, "persona": persona, "run_id": run_id, "generator": generator}
-        return await self.request("POST", "/api/admin/accounts", json=body | ({"display_name": display_name} if display_name else {}))
+        body |= {"display_name": display_name} if display_name else {}
+        body |= {"created_at": created_at} if created_at else {}
+        return await self.request("POST", "/api/admin/accounts", json=body)
+
+    async def replay(self, threads: list[dict[str, Any]]) -> dict[str, Any]:
+        """People's posts (murmur JSONL thread records) entering at their own times; the events of what was added."""
+        return await self.request("POST", "/api/admin/replay", json={"threads": threads})
+
+    async def set_meta(self, key: str, value: Any) -> dict[str, Any]:
+        return await self.request("PUT", f"/api/admin/meta/{key}", json=value)
 
     async def record_provenance(self, **fields: Any) -> dict[str, Any]:
         return await self.request("POST", "/api/admin/provenance", json=fields)

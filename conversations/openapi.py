@@ -61,9 +61,13 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Health": _object({"ok": {"type": "boolean"}, "latest_seq": {"type": "integer"}, "subscribers": {"type": "integer"}}),
     "ProvenanceRecorded": _object({"recorded": {"type": "boolean"}, "post_id": {"type": ["integer", "null"]}}),
+    "Replayed": _object({"posts_added": {"type": "integer"}, "posts_skipped": {"type": "integer"},
+                         "events": {"type": "array", "items": _ref("Event")}}),
+    "MetaStored": _object({"key": {"type": "string"}, "stored": {"type": "boolean"}}),
 }
 
-for _model in (bodies.NewAccount, bodies.NewThread, bodies.NewPost, bodies.NewSyntheticAccount, bodies.NewProvenance):
+for _model in (bodies.NewAccount, bodies.NewThread, bodies.NewPost, bodies.NewSyntheticAccount, bodies.NewProvenance,
+               bodies.Replay):
     SCHEMAS[_model.__name__] = _model.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
@@ -148,6 +152,16 @@ PATHS: dict[str, Any] = {
         "security": _BEARER, "requestBody": _body("NewProvenance"),
         "responses": {"201": _json("ProvenanceRecorded", "recorded"), **_ERR, **_ADMIN_ERR,
                       "404": _json("Error", "unknown post or account"), "409": _json("Error", "recorded already with other values")}}},
+    "/api/admin/replay": {"post": {
+        "summary": "People's posts from a corpus (murmur JSONL thread records) entering at their own times; "
+                   "answers with the events of what was added",
+        "security": _BEARER, "requestBody": _body("Replay"),
+        "responses": {"201": _json("Replayed", "added (known posts are skipped)"), **_ERR, **_ADMIN_ERR}}},
+    "/api/admin/meta/{key}": {"put": {
+        "summary": "A note about the forum itself (any JSON), carried by exports (e.g. a replay's shift of each site)",
+        "security": _BEARER, "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        "responses": {"200": _json("MetaStored", "stored"), **_ERR, **_ADMIN_ERR}}},
     "/api/admin/export": {"get": {
         "summary": "The whole forum with ground truth, one JSON record a line (kind: meta, account, thread, post, synthetic_account, provenance)",
         "security": _BEARER,

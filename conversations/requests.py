@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from conversations.errors import InvalidInput, TooLarge
-from conversations.models import parse_time
+from conversations.models import format_time, parse_time
 from murmur.config import ForumLimits
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +40,19 @@ class NewSyntheticAccount(NewAccount):
     persona: StrictStr
     run_id: StrictStr
     generator: StrictStr
+    created_at: StrictStr | None = None  # a swarm on a simulated clock dates the account in its own time
+
+
+class Replay(_Body):
+    threads: list[Any] = Field(min_length=1)  # murmur JSONL thread records (conversations/importers/jsonl.py)
+
+
+def iso_time(field: str, raw: str) -> str:
+    """An ISO-8601 time in the forum's one text form, or an InvalidInput naming the field."""
+    try:
+        return format_time(parse_time(raw))
+    except ValueError:
+        raise InvalidInput(field, f"must be an ISO-8601 time such as 2026-11-26T09:30:00Z, got {raw[:40]!r}") from None
 
 
 class NewProvenance(_Body):

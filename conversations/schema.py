@@ -80,7 +80,15 @@ CREATE TABLE gt_posts (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: notes about the forum itself (e.g. how a replay shifted each site's times), for exports to carry along.
+_V2 = """
+CREATE TABLE forum_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

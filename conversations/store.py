@@ -213,13 +213,16 @@ class ForumStore:
         return await self._write(write), token
 
     async def create_synthetic_account(
-        self, handle: str, display_name: str, persona: str, run_id: str, generator: str
+        self, handle: str, display_name: str, persona: str, run_id: str, generator: str, created_at: str | None = None,
     ) -> tuple[Account, str, bool]:
-        """Create a bot account with its ground truth, or reuse (and re-key) an existing bot account."""
+        """Create a bot account with its ground truth, or reuse (and re-key) an existing bot account.
+
+        ``created_at`` dates a new account in a swarm's simulated time (before its first post), not the wall clock.
+        """
         token = new_token()
 
         def write(conn: sqlite3.Connection) -> tuple[tuple[Account, bool], list[Event]]:
-            now = self._clock()
+            now = created_at or self._clock()
             row = conn.execute(
                 f"SELECT {_ACCOUNT_COLUMNS}, g.account_id FROM accounts a "
                 "LEFT JOIN gt_accounts g ON g.account_id = a.id WHERE a.handle = ?",
@@ -525,30 +528,51 @@ class ForumStore:
 
     async def import_threads(self, threads: list[ImportedThread]) -> ImportStats:
         """Add threads from outside, keeping authors and timestamps; known external ids are skipped."""
-        return await self._write(self._import_batch, threads)
+        stats, _ = await self.import_with_events(threads)
+        return stats
+
+    async def import_with_events(self, threads: list[ImportedThread]) -> tuple[ImportStats, list[Event]]:
+        """As import_threads, and the events of what was added (a replay reads its new posts from them)."""
+
+        def write(conn: sqlite3.Connection, batch: list[ImportedThread]) -> tuple[tuple[ImportStats, list[Event]], list[Event]]:
+            stats, events = self._import_batch(conn, batch)
+            return (stats, events), events
+
+        return await self._write(write, threads)
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        """A note about the forum itself (JSON), e.g. how a replay shifted each site's times."""
+
+        def write(conn: sqlite3.Connection) -> tuple[None, list[Event]]:
+            conn.execute("INSERT OR REPLACE INTO forum_meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            return None, []
+
+        await self._write(write)
 
     def _import_batch(self, conn: sqlite3.Connection, threads: list[ImportedThread]) -> tuple[ImportStats, list[Event]]:
         stats = ImportStats()
         events: list[Event] = []
         accounts: dict[str, int] = {}
 
-        def account_id(external_id: str, name: str | None) -> int:
-            if external_id in accounts:
-                return accounts[external_id]
-            row = conn.execute("SELECT id FROM accounts WHERE external_id = ?", (external_id,)).fetchone()
-            if row is None:
-                base = "".join(c if c.isalnum() or c in "-_." else "_" for c in (name or external_id))[:32] or "user"
-                handle, n = base, 1
-                while conn.execute("SELECT 1 FROM accounts WHERE handle = ?", (handle,)).fetchone():
-                    n += 1
-                    handle = f"{base}_{n}"
-                row = (conn.execute(
-                    "INSERT INTO accounts (handle, display_name, created_at, external_id) VALUES (?, ?, ?, ?)",
-                    (handle, name or handle, self._clock(), external_id),
-                ).lastrowid,)
-                stats.accounts_added += 1
-            accounts[external_id] = row[0]
-            return row[0]
+        def account_id(external_id: str, name: str | None, first_seen: str) -> int:
+            """The author's account; an imported person's account dates from their earliest post, never later."""
+            if external_id not in accounts:
+                row = conn.execute("SELECT id FROM accounts WHERE external_id = ?", (external_id,)).fetchone()
+                if row is None:
+                    base = "".join(c if c.isalnum() or c in "-_." else "_" for c in (name or external_id))[:32] or "user"
+                    handle, n = base, 1
+                    while conn.execute("SELECT 1 FROM accounts WHERE handle = ?", (handle,)).fetchone():
+                        n += 1
+                        handle = f"{base}_{n}"
+                    row = (conn.execute(
+                        "INSERT INTO accounts (handle, display_name, created_at, external_id) VALUES (?, ?, ?, ?)",
+                        (handle, name or handle, first_seen, external_id),
+                    ).lastrowid,)
+                    stats.accounts_added += 1
+                accounts[external_id] = row[0]
+            conn.execute("UPDATE accounts SET created_at = ? WHERE id = ? AND created_at > ?",
+                         (first_seen, accounts[external_id], first_seen))
+            return accounts[external_id]
 
         for thread in threads:
             row = conn.execute("SELECT id FROM threads WHERE external_id = ?", (thread.external_id,)).fetchone()
@@ -557,7 +581,8 @@ class ForumStore:
                 thread_id = conn.execute(
                     "INSERT INTO threads (title, author_id, created_at, last_activity_at, tags, source_url, external_id) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (thread.title, account_id(opening.author_external_id, opening.author_name), opening.created_at,
+                    (thread.title, account_id(opening.author_external_id, opening.author_name, opening.created_at),
+                     opening.created_at,
                      opening.created_at, json.dumps(list(thread.tags)), thread.source_url, thread.external_id),
                 ).lastrowid
                 stats.threads_added += 1
@@ -576,7 +601,8 @@ class ForumStore:
                     raise InvalidInput("parent_id", f"post '{post.external_id}' replies to '{post.parent_external_id}', which comes later or is not in thread '{thread.external_id}'")
                 is_opening = index == 0 and row is None
                 text = f"{thread.title}\n{post.body}" if is_opening else post.body
-                post_id = self._insert_post(conn, thread_id, account_id(post.author_external_id, post.author_name),
+                post_id = self._insert_post(conn, thread_id,
+                                            account_id(post.author_external_id, post.author_name, post.created_at),
                                             parent, post.body, post.created_at, text, external_id=post.external_id)
                 known[post.external_id] = post_id
                 stats.posts_added += 1

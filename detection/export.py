@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conversations.meta import read_meta
 from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION as FORUM_SCHEMA_VERSION
 from detection.dataset import (
@@ -132,6 +133,7 @@ def export_forum(db_path: Path, out_dir: Path) -> Manifest:
         for name, (header, sql) in QUERIES.items():
             rows = _write_csv(out_dir / name, header, _rows(conn, sql))
             files[name] = {"rows": rows, "sha256": sha256_of(out_dir / name), "role": ROLES[name], "columns": list(header)}
+        forum_meta = read_meta(conn)
         synthetic_accounts = conn.execute("SELECT count(*) FROM gt_accounts").fetchone()[0]
         synthetic_posts = conn.execute(
             "SELECT count(*) FROM posts p WHERE p.id IN (SELECT post_id FROM gt_posts WHERE post_id IS NOT NULL) "
@@ -154,6 +156,7 @@ def export_forum(db_path: Path, out_dir: Path) -> Manifest:
         "source": {"db": str(Path(db_path).resolve()), "forum_schema_version": FORUM_SCHEMA_VERSION},
         "counts": counts,
         "truth_files": [LABELS, POST_LABELS],
+        "forum_meta": forum_meta,  # e.g. "replay": its window and how far each site's times were shifted
         "files": files,
     }
     path = out_dir / MANIFEST

@@ -266,41 +266,43 @@ def _results(dataset: Dataset, names: list[str], families: tuple[str, ...], avai
             results["comparison"] = {"detector": best, "baseline": "baseline",
                                      "roc_auc_difference": paired_difference(ours, base, "roc_auc"),
                                      "dr_at_1pct_fpr_difference": paired_difference(ours, base, "dr_at_1pct_fpr")}
-    results["notes"] = _notes(results)
+    flagged = _notes(results)
+    results["notes"] = [text for _, text in flagged]
+    results["flags"] = sorted({flag for flag, _ in flagged})  # the honesty flags raised, by name
     results["closing_note"] = _closing_note(results)
     return _clean(results)
 
 
-def _notes(r: dict[str, Any]) -> list[str]:
-    """What a careful reader should know before trusting the numbers."""
-    notes = list(r["dataset"]["notes"])
+def _notes(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a careful reader should know before trusting the numbers: (flag, note) pairs."""
+    notes = [("dataset", note) for note in r["dataset"]["notes"]]
     ranges = r["dataset"]["time_range"]
     if ranges["synthetic"] and ranges["human"] and (ranges["synthetic"][0] > ranges["human"][1] or ranges["human"][0] > ranges["synthetic"][1]):
-        notes.append(f"Synthetic posts ({ranges['synthetic'][0]} to {ranges['synthetic'][1]}) and human posts "
+        notes.append(("periods_do_not_overlap", f"Synthetic posts ({ranges['synthetic'][0]} to {ranges['synthetic'][1]}) and human posts "
                      f"({ranges['human'][0]} to {ranges['human'][1]}) come from periods that do not overlap. No feature uses "
                      "dates, but gaps and reply latencies between posts of such different periods (e.g. a bot replying "
                      "today to a thread from years ago) can separate the classes without detecting anything a platform "
-                     "would face.")
+                     "would face."))
     trivial = [f for f in r["features"]["accounts"] if f["separation"] is not None and f["separation"] >= TRIVIAL]
     if trivial:
         listed = ", ".join(f"{f['name']} ({f['family']}, {f['separation']:.3f})" for f in trivial[:6])
-        notes.append(f"{len(trivial)} account feature(s) separate synthetic from human accounts almost perfectly on "
+        notes.append(("trivial_feature", f"{len(trivial)} account feature(s) separate synthetic from human accounts almost perfectly on "
                      f"their own: {listed}. A signal this clean usually says as much about how the dataset was put "
                      "together (simulated clocks, imported histories, generator templates) as about the detectors; "
-                     "read the detectors' numbers with that in mind.")
+                     "read the detectors' numbers with that in mind."))
     med = r["dataset"]["posts_per_account_median"]
     if med["synthetic"] >= 3 * max(med["human"], 1) or med["human"] >= 3 * max(med["synthetic"], 1):
-        notes.append(f"Synthetic accounts have a median of {med['synthetic']:g} posts and human accounts {med['human']:g}: "
+        notes.append(("activity_differs", f"Synthetic accounts have a median of {med['synthetic']:g} posts and human accounts {med['human']:g}: "
                      "activity alone differs a lot, and features defined only from two or three posts on are missing "
-                     "(imputed) for most accounts of the quieter class.")
+                     "(imputed) for most accounts of the quieter class."))
     sizes = r["protocol"]["split_sizes"]
     if sizes["calibration"]["human"] < 100:
-        notes.append(f"Each test part holds {sizes['test']['synthetic']} synthetic and {sizes['test']['human']} human "
+        notes.append(("small_calibration", f"Each test part holds {sizes['test']['synthetic']} synthetic and {sizes['test']['human']} human "
                      f"accounts, and thresholds are set on {sizes['calibration']['human']} calibration humans: at 1% "
                      "false positives that threshold is the highest calibration score, so detection rates at 1% are "
-                     "coarse. The false-positive rate each threshold actually reached on test humans is reported beside it.")
+                     "coarse. The false-positive rate each threshold actually reached on test humans is reported beside it."))
     for family, reason in r["families"]["skipped"].items():
-        notes.append(f"The {family} family was not measured: {reason}.")
+        notes.append(("family_skipped", f"The {family} family was not measured: {reason}."))
     return notes
 
 

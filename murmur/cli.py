@@ -100,10 +100,10 @@ def demo(ctx: click.Context, port: int | None, db: Path, speed: float, keep_serv
 
 from murmur.bots_commands import chat, train  # noqa: E402  (commands live in their own modules)
 from murmur.index_commands import index, match  # noqa: E402
-from murmur.detect_commands import detect, export  # noqa: E402
+from murmur.detect_commands import detect, export, ladder  # noqa: E402
 from murmur.swarm_commands import swarm  # noqa: E402
 
-for _command in (index, match, train, chat, swarm, export, detect):
+for _command in (index, match, train, chat, swarm, export, detect, ladder):
     cli.add_command(_command)
 
 

@@ -153,6 +153,12 @@ class SwarmSettings(_Section):
     max_consecutive_bot_posts: int = Field(2, ge=1, description="bot posts in a row at a thread's end, at most")
     new_thread_share: float = Field(0.1, ge=0, le=1, description="chance that a bot's search opens a thread on one of its interests instead")
     reply_delay_minutes: tuple[float, float] = Field((3.0, 40.0), description="a reply's delay: min and median minutes")
+    behaviour: Literal["persona", "fitted"] = Field(
+        "persona", description="persona: each persona's own schedule; fitted: rates, hours, gaps and reply delays "
+                               "drawn from the forum's people")
+    account_age_days: tuple[float, float] | None = Field(
+        None, description="a bot account's age at its first post, drawn uniformly from [min, max] days; "
+                          "empty: as old as the forum's people's accounts were at theirs")
     log_dir: Path = Field(Path("var/runs"), description="run logs (JSONL), one file per run id")
 
 

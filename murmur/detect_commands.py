@@ -53,3 +53,43 @@ def detect(ctx: click.Context, dataset: Path, out_dir: Path | None, detectors: t
                            bootstrap=bootstrap, window_minutes=window_minutes)
     for line in report.summary_lines():
         click.echo(line)
+
+
+def _names(values: tuple[str, ...], allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for v in values for n in v.split(",") if n.strip()) or allowed
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}; choose from {', '.join(allowed)}", param_hint=option)
+    return tuple(n for n in allowed if n in names)
+
+
+@click.command(short_help="Run the detection ladder: which simulation artifact each step removes.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("var/ladder"), show_default=True)
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="forum days each cell runs (the replay window)")
+@click.option("--bots", type=click.IntRange(1, 10_000), default=12, show_default=True)
+@click.option("--every", type=click.IntRange(1, 100), default=6, show_default=True,
+              help="the forum holds every n-th thread of the shipped corpus")
+@click.option("--generators", multiple=True, help="splice, bank (default: both)")
+@click.option("--clocks", multiple=True, help="after, replay (default: both)")
+@click.option("--behaviours", multiple=True, help="persona, fitted (default: both)")
+@click.option("--splits", type=int, default=5, show_default=True)
+@click.option("--bootstrap", type=int, default=200, show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.pass_context
+def ladder(ctx: click.Context, out_dir: Path, days: float, bots: int, every: int, generators: tuple[str, ...],
+           clocks: tuple[str, ...], behaviours: tuple[str, ...], splits: int, bootstrap: int, quiet: bool) -> None:
+    """For each cell of generator x clock x behaviour: a swarm on the same corpus forum, `murmur detect` on it, and
+    what decides the result. Writes ladder.html (a table and a plot per family) and ladder.json."""
+    import asyncio
+
+    from murmur.ladder import BEHAVIOURS, CLOCKS, GENERATORS, HEADER, cells_of, run_ladder, table_rows
+
+    cells = cells_of(_names(generators, GENERATORS, "--generators"), _names(clocks, CLOCKS, "--clocks"),
+                     _names(behaviours, BEHAVIOURS, "--behaviours"))
+    results = asyncio.run(run_ladder(_settings(ctx), out=out_dir, cells=cells, every=every, days=days, bots=bots,
+                                     splits=splits, bootstrap=bootstrap, progress=not quiet, echo=click.echo))
+    click.echo(" | ".join(HEADER))
+    for row in table_rows(results):
+        click.echo(" | ".join(row))
+    click.echo(f"ladder: {out_dir / 'ladder.html'} and {out_dir / 'ladder.json'}")

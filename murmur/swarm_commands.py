@@ -35,6 +35,17 @@ def default_run_id(seed: int) -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-s{seed}"
 
 
+def _when(option: str, text: str | None):
+    from conversations.models import parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise MurmurError(f"{option}: {text!r} is not an ISO-8601 time; e.g. 2016-09-01T00:00:00Z") from None
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.match(run_id):
         raise MurmurError(f"--run-id: {run_id!r} is not a run id; use up to 64 letters, digits, '.', '_' or '-'")
@@ -100,15 +111,36 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
         await runner.cleanup()
 
 
+async def hold_before(admin, plan, progress: bool = True) -> int:
+    """Put the replay's posts from before its window into the forum (the forum holds everything before --from)."""
+    from bots.swarm.replay import replay_chunks_of_threads
+    from tqdm import tqdm
+
+    added = 0
+    chunks = replay_chunks_of_threads(plan.before)
+    with tqdm(total=sum(len(c) for c in chunks), unit="thread", desc="the forum before the window", disable=not progress,
+              leave=False) as bar:
+        for chunk in chunks:
+            added += (await admin.replay(chunk))["posts_added"]
+            bar.update(len(chunk))
+    await admin.set_meta("replay", plan.record())
+    return added
+
+
 async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bots: int | None = None,
                     personas_dir: Path | None = None, hours: float | None = None, clock: str | None = None,
                     seed: int | None = None, run_id: str | None = None, progress: bool = True,
                     echo: Callable[[str], None] = click.echo, embedder=None,
-                    on_action_url: Callable[[str], None] | None = None, swarm_hook=None):
-    """Everything a swarm run needs, from settings; returns the SwarmResult."""
+                    on_action_url: Callable[[str], None] | None = None, swarm_hook=None, replay=None):
+    """Everything a swarm run needs, from settings; returns the SwarmResult.
+
+    ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
+    everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
+    """
     from bots.runtime import personas_by_name, reply_generator
     from bots.swarm import Swarm
-    from bots.swarm.forum_view import library_threads, load_threads
+    from bots.swarm.forum_view import library_threads, load_threads, people_posts
+    from bots.swarm.timing import PeopleTiming
     from conversations.client import ForumClient
     from tqdm import tqdm
 
@@ -117,25 +149,35 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
     seed = settings.seed if seed is None else seed
     run_id = check_run_id(run_id or default_run_id(seed))
     personas = personas_by_name(settings, personas_dir)
+    if replay is not None and (clock or settings.swarm.clock) != "simulated":
+        raise MurmurError("--replay: a replay runs on the simulated clock; drop --clock wall")
     async with ForumClient(forum_url, admin_token) as admin:
         await require_murmur_forum(admin)
+        if replay is not None:
+            echo(replay.summary())
+            await hold_before(admin, replay, progress)
         echo(f"reading the forum at {forum_url} ...")
         threads, latest_seq = await load_threads(admin, progress=progress)
+        people = PeopleTiming.of(people_posts(threads, {}))  # what the forum held at the start: nothing from later
         embedder = embedder or open_embedder(settings.index)
         echo(f"indexing {len(threads)} threads (cached embeddings are reused) ...")
         index = new_index(settings.index, embedder)
         texts = [threads[i].text() for i in sorted(threads)]
         with tqdm(total=len(texts), unit="thread", desc="indexing", disable=not progress, leave=False) as bar:
             await asyncio.to_thread(add_threads, index, embedder, texts, bar.update)
-        generator = await asyncio.to_thread(reply_generator, settings, embedder, forum=library_threads(threads),
-                                            progress=progress, echo=echo)
+        held = library_threads(threads)
+        if replay is not None:  # the bank leaves out the replayed threads, those still to come as well
+            held |= {-1 - n: (title, bodies) for n, (title, bodies) in enumerate(replay.texts())}
+        generator = await asyncio.to_thread(reply_generator, settings, embedder, forum=held, progress=progress, echo=echo)
         async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
                           embedder=embedder, index=index, settings=settings.swarm, seed=seed, run_id=run_id,
-                          log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress, on_step=swarm_hook)
-            echo(f"swarm {run_id}: {len(swarm.bots)} bots, {swarm.hours:g} h of forum time on the {swarm.clock_kind} clock "
-                 f"(seed {seed}); run log {log_path}")
+                          log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress, on_step=swarm_hook,
+                          replay=replay, people=people)
+            span = (replay.until - replay.start).total_seconds() / 3600 if replay else swarm.hours
+            echo(f"swarm {run_id}: {len(swarm.bots)} bots, {span:g} h of forum time on the {swarm.clock_kind} clock "
+                 f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")
             return await swarm.run()
 
 
@@ -149,9 +191,17 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
 @click.option("--seed", type=int, default=None, help="default: the seed in config.yml")
 @click.option("--run-id", default=None, help="names the run in ground truth and its log (default: time and seed)")
 @click.option("--allow-remote", is_flag=True, help="allow a forum that is not on this machine (your own murmur forum)")
+@click.option("--replay", "replay_paths", multiple=True, type=click.Path(path_type=Path),
+              help="people's posts to replay at their own times (murmur JSONL or a Stack Exchange dump; repeatable)")
+@click.option("--from", "start", default=None, help="with --replay: the window's start (ISO-8601; default: a week in)")
+@click.option("--until", default=None, help="with --replay: the window's end (ISO-8601; default: --from + --hours)")
+@click.option("--align-sites", is_flag=True, help="with --replay: shift each site's times (gaps kept) so all start together")
+@click.option("--behaviour", type=click.Choice(["persona", "fitted"]), default=None,
+              help="persona schedules, or timing fitted to the forum's people (default: swarm.behaviour)")
 @click.pass_context
 def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_dir: Path | None, hours: float | None,
-          clock: str | None, seed: int | None, run_id: str | None, allow_remote: bool) -> None:
+          clock: str | None, seed: int | None, run_id: str | None, allow_remote: bool, replay_paths: tuple[Path, ...],
+          start: str | None, until: str | None, align_sites: bool, behaviour: str | None) -> None:
     """Bots that follow the forum, find threads through the index, join them by the join policy and post.
 
     Needs the forum's admin token (forum.admin_token or MURMUR_ADMIN_TOKEN) to make bot accounts and
@@ -163,6 +213,16 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
         raise MurmurError("the swarm needs the forum's admin token to make bot accounts and record ground truth; "
                           "set MURMUR_ADMIN_TOKEN (or forum.admin_token) to the token the forum printed")
     url = check_forum_url(forum_url or f"http://{settings.forum.host}:{settings.forum.port}", allow_remote)
+    if behaviour:
+        settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"behaviour": behaviour})})
+    plan = None
+    if replay_paths:
+        from bots.swarm.replay import read_replay
+
+        plan = read_replay(replay_paths, start=_when("--from", start), until=_when("--until", until),
+                           hours=hours or settings.swarm.hours, align_sites=align_sites)
+    elif start or until or align_sites:
+        raise click.UsageError("--from, --until and --align-sites go with --replay")
     result = asyncio.run(run_swarm(settings, forum_url=url, admin_token=token, bots=bots, personas_dir=personas_dir,
-                                   hours=hours, clock=clock, seed=seed, run_id=run_id))
+                                   hours=hours, clock=clock, seed=seed, run_id=run_id, replay=plan))
     click.echo(result.summary())

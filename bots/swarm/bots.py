@@ -7,20 +7,23 @@ post, the threads a bot is in, and whether a post of its is still on its way.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from bots.personas import Persona
+from bots.swarm.timing import PersonaTiming, Timing
 
 HANDLE_MAX = 40
+DEFAULT_DELAY = (3.0, 40.0)
 
 
 @dataclass
 class Bot:
     name: str  # also its forum handle
     persona: Persona
-    account_id: int = 0
+    timing: Timing = None  # type: ignore[assignment]  # set by make_bots
+    account_id: int = 0  # 0 until the account is made, just before the bot's first post
     token: str = ""
     last_post_at: datetime | None = None
     busy_until: datetime | None = None  # a reply is being written and will be posted then
@@ -29,36 +32,40 @@ class Bot:
     posts_made: int = 0  # numbers its idempotency keys
     failures: int = 0
 
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(ZoneInfo(self.persona.schedule.timezone))
-
     def awake(self, moment: datetime) -> bool:
-        return active_at(self.persona, moment)
+        return self.timing.awake(moment)
+
+    def day(self, moment: datetime) -> date:
+        return self.timing.day(moment)
 
     def posts_today(self, moment: datetime) -> int:
-        return self.posts_by_day[self.local(moment).date()]
+        return self.posts_by_day[self.day(moment)]
 
     def count_post(self, moment: datetime, thread_id: int) -> None:
-        self.posts_by_day[self.local(moment).date()] += 1
+        self.posts_by_day[self.day(moment)] += 1
         self.posts_by_thread[thread_id] += 1
         self.last_post_at = moment
 
 
 def active_at(persona: Persona, moment: datetime) -> bool:
     """Whether ``moment`` falls in the persona's active hours, in its own time zone (a span may wrap midnight)."""
-    start, end = persona.schedule.active_hours
-    hour = moment.astimezone(ZoneInfo(persona.schedule.timezone)).hour
-    return start <= hour < end if start < end else hour >= start or hour < end
+    return PersonaTiming(persona, DEFAULT_DELAY).awake(moment)
 
 
-def make_bots(personas: list[Persona], count: int) -> list[Bot]:
-    """``count`` bots over the personas in turn: the first bot of a persona is named after it, the rest numbered."""
+def make_bots(personas: list[Persona], count: int,
+              timing: Callable[[str, Persona], Timing] | None = None) -> list[Bot]:
+    """``count`` bots over the personas in turn: the first bot of a persona is named after it, the rest numbered.
+
+    ``timing(name, persona)`` gives each bot its behaviour (default: the persona's schedule).
+    """
     if not personas:
         return []
+    timing = timing or (lambda name, persona: PersonaTiming(persona, DEFAULT_DELAY))
     bots = []
     for i in range(count):
         persona = personas[i % len(personas)]
         copy = i // len(personas)
         suffix = f"-{copy + 1}" if copy else ""
-        bots.append(Bot(persona.name[: HANDLE_MAX - len(suffix)] + suffix, persona))
+        name = persona.name[: HANDLE_MAX - len(suffix)] + suffix
+        bots.append(Bot(name, persona, timing(name, persona)))
     return bots

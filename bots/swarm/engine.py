@@ -23,7 +23,6 @@ import asyncio
 import heapq
 import itertools
 import logging
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,8 @@ import numpy as np
 from bots.personas import Persona
 from bots.replies import ReplyGenerator
 from bots.swarm.bots import Bot, make_bots
+from bots.swarm.replay import ReplayPlan, ReplayPost, replay_chunks
+from bots.swarm.timing import PeopleTiming, PersonaTiming, Timing
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
 from bots.swarm.policy import JoinPolicy, draw
@@ -56,7 +57,6 @@ T = TypeVar("T")
 
 FORUM_WAIT_S = 600.0        # how long a forum may be gone before the run gives up
 TURN_RETRIES = 1            # a failed turn (Rasa, generator) is tried again once, then skipped
-MAX_DELAY_MINUTES = 6 * 60
 WALL_STEP = timedelta(seconds=1)
 
 
@@ -76,8 +76,8 @@ class Dialogue(Protocol):
 class _Due:
     at: datetime
     order: int
-    kind: str = field(compare=False)  # "scan" or "post"
-    bot: Bot = field(compare=False)
+    kind: str = field(compare=False)  # "scan", "post" (a bot's) or "replay" (a person's, from the replayed corpus)
+    bot: Bot | None = field(compare=False)
     data: dict[str, Any] = field(compare=False, default_factory=dict)
 
 
@@ -117,7 +117,8 @@ class SwarmResult:
             ("decisions", f"{t.decisions} ({t.joins} joined)"),
             ("skipped", skipped),
             ("turns", f"{t.turns} ({t.silent} stayed silent)"),
-            ("posts", f"{t.posts} ({t.threads_started} new threads)"),
+            ("posts", f"{t.posts} ({t.threads_started} new threads)"
+                      + (f"; {t.replayed} people's posts replayed beside them" if t.replayed else "")),
             ("threads joined", f"{len(t.threads_joined)}"),
             ("mean relevance of joins", relevance),
             ("failures", f"{t.failures} (logged; the bots went on)"),
@@ -132,7 +133,8 @@ class Swarm:
                  *, dialogue: Dialogue, generator: ReplyGenerator, embedder: Embedder, index: ThreadIndex,
                  settings: SwarmSettings, seed: int, run_id: str, log_path: Path, bots: int | None = None,
                  hours: float | None = None, clock: str | None = None, progress: bool = True,
-                 on_step: Callable[[Swarm], Awaitable[None]] | None = None) -> None:
+                 on_step: Callable[[Swarm], Awaitable[None]] | None = None, replay: ReplayPlan | None = None,
+                 people: PeopleTiming | None = None) -> None:
         self.admin = admin
         self.settings = settings
         self.seed = seed
@@ -145,7 +147,9 @@ class Swarm:
         self.index = index
         self.matcher = Matcher(embedder, index, [p.profile() for p in personas])
         self.personas = {p.name: p for p in personas}
-        self.bots = make_bots(personas, settings.bots if bots is None else bots)
+        self.replay = replay
+        self.people = people
+        self.bots = make_bots(personas, settings.bots if bots is None else bots, self._timing_for)
         self.bots_of: dict[str, list[Bot]] = defaultdict(list)
         for bot in self.bots:
             self.bots_of[bot.persona.name].append(bot)
@@ -159,7 +163,7 @@ class Swarm:
         self.tally = Tally()
         self.seconds_in: Counter[str] = Counter()
         self.bot_accounts: dict[int, str] = {}  # account id -> bot name
-        self.own_posts: set[int] = set()
+        self.known_posts: set[int] = set()  # posts the swarm made or replayed itself: their events are echoes
         self.session = f"{time.time_ns():x}"  # Rasa's memory of this process's conversations only
         self._queue: list[_Due] = []
         self._order = itertools.count()
@@ -172,11 +176,14 @@ class Swarm:
         started = time.perf_counter()
         start = self._start_time()
         self.clock = SimulatedClock(start) if self.clock_kind == "simulated" else WallClock()
-        end = start + timedelta(hours=self.hours)
-        self.log.write("run", run_id=self.run_id, seed=self.seed, bots=len(self.bots), hours=self.hours,
-                       clock=self.clock_kind, start=format_time(start), personas=sorted(self.personas),
-                       generator=self.generator.name, threads=len(self.threads))
-        await self._create_accounts()
+        end = self.replay.until if self.replay else start + timedelta(hours=self.hours)
+        replay = {"replay": self.replay.record()} if self.replay else {}
+        self.log.write("run", run_id=self.run_id, seed=self.seed, bots=len(self.bots),
+                       hours=(end - start).total_seconds() / 3600, clock=self.clock_kind, start=format_time(start),
+                       personas=sorted(self.personas), generator=self.generator.name, threads=len(self.threads),
+                       behaviour=self.settings.behaviour, **replay)
+        for post in self.replay.posts if self.replay else ():
+            self._schedule(post.at, "replay", None, post=post)
         for bot in self.bots:
             offset = draw(self.seed, "first-scan", bot.name).random() * self.settings.scan_every_minutes
             self._schedule(start + timedelta(minutes=offset), "scan", bot)
@@ -219,23 +226,43 @@ class Swarm:
     def _start_time(self) -> datetime:
         if self.clock_kind == "wall":
             return datetime.now(timezone.utc)
+        if self.replay:
+            return self.replay.start
         if self.settings.start:
             return parse_time(self.settings.start)
         latest = max((parse_time(p.created_at) for t in self.threads.values() for p in t.posts[-1:]),
                      default=datetime(2026, 1, 1, tzinfo=timezone.utc))
         return (latest + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 
-    def _schedule(self, at: datetime, kind: str, bot: Bot, **data: Any) -> None:
+    def _schedule(self, at: datetime, kind: str, bot: Bot | None, **data: Any) -> None:
         heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, data))
 
-    async def _create_accounts(self) -> None:
-        for bot in self.bots:
-            data = await self._forum(lambda bot=bot: self.admin.create_bot_account(
-                bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
-                display_name=bot.persona.shown_name))
-            bot.account_id, bot.token = data["account"]["id"], data["token"]
-            self.bot_accounts[bot.account_id] = bot.name
-            self.log.write("bot", bot=bot.name, persona=bot.persona.name, account_id=bot.account_id, reused=data["reused"])
+    def _timing_for(self, name: str, persona: Persona) -> Timing:
+        """The bot's behaviour: its persona's schedule, or drawn from the forum's people (swarm.behaviour: fitted)."""
+        if self.settings.behaviour == "fitted":
+            if self.people is None or not self.people.enough:
+                raise SwarmError("swarm.behaviour: fitted needs a forum with people to fit (at least 5 who posted twice "
+                                 "and replied); replay a corpus or use behaviour: persona")
+            return self.people.draw(draw(self.seed, "timing", name))
+        return PersonaTiming(persona, tuple(self.settings.reply_delay_minutes))
+
+    async def _account(self, bot: Bot, first_post: datetime) -> None:
+        """The bot's account, made just before its first post and dated in forum time: never after its own posts."""
+        created = None
+        if self.clock.simulated:
+            if self.settings.account_age_days is not None:
+                low, high = self.settings.account_age_days
+                age = draw(self.seed, "account-age", bot.name).uniform(low, high) * 86400
+            else:
+                age = self.people.account_age(draw(self.seed, "account-age", bot.name)) if self.people else 0.0
+            created = format_time(first_post - timedelta(seconds=age))
+        data = await self._forum(lambda: self.admin.create_bot_account(
+            bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
+            display_name=bot.persona.shown_name, created_at=created))
+        bot.account_id, bot.token = data["account"]["id"], data["token"]
+        self.bot_accounts[bot.account_id] = bot.name
+        self.log.write("bot", bot=bot.name, persona=bot.persona.name, account_id=bot.account_id, reused=data["reused"],
+                       created_at=data["account"]["created_at"])
 
     # -- phase 1: posts, searches and decisions, in order ---------------------------------------------
 
@@ -245,9 +272,46 @@ class Swarm:
             due = heapq.heappop(self._queue)
             if due.kind == "post":
                 jobs += await self._commit(due)
+            elif due.kind == "replay":
+                batch = [due]
+                while self._queue and self._queue[0].kind == "replay" and self._queue[0].at < step_end:
+                    batch.append(heapq.heappop(self._queue))  # people's posts due one after another: one request
+                jobs += await self._replayed([d.data["post"] for d in batch])
             else:
                 jobs += self._scan(due)
         return jobs
+
+    async def _replayed(self, posts: list[ReplayPost]) -> list[_Job]:
+        """People's posts enter the forum now, at their own times; the swarm sees them as the forum does."""
+        events = []
+        for chunk in replay_chunks(posts):
+            answer = await self._forum(lambda chunk=chunk: self.admin.replay(chunk))
+            events += answer["events"]
+            self.tally.replayed += answer["posts_added"]
+            held = answer["posts_skipped"] - self._openings(chunk)
+            if held:  # the forum had them before their time: a forum that was not fresh for this replay
+                self.tally.skipped["replay_already_in_forum"] += held
+        changed: dict[int, ThreadState] = {}
+        for event in events:
+            post = event["post"]
+            thread = self.threads.get(event["thread"]["id"]) or ThreadState(event["thread"]["id"], event["thread"]["title"])
+            self.threads[thread.id] = thread
+            thread.posts.append(SeenPost(post["id"], post["author"]["id"], post["body"], post["created_at"],
+                                         post.get("parent_id"), post["author"]["created_at"]))
+            self.known_posts.add(post["id"])
+            changed[thread.id] = thread
+        self.generator.observe([e["post"]["body"] for e in events])
+        now = posts[-1].at
+        jobs: list[_Job] = []
+        for thread in changed.values():
+            await self._reindex(thread)
+            jobs += self._react(thread, now, "replay")
+        return jobs
+
+    @staticmethod
+    def _openings(chunk: list[dict[str, Any]]) -> int:
+        """Opening posts sent along with a reply (so it keeps its parent) that the forum holds already, as it should."""
+        return sum(len(record["posts"]) - 1 for record in chunk)
 
     def _scan(self, due: _Due) -> list[_Job]:
         bot, now = due.bot, due.at
@@ -311,7 +375,10 @@ class Swarm:
     async def _commit(self, due: _Due) -> list[_Job]:
         """Post a written reply (or open a thread), with its provenance recorded first."""
         bot, now, data = due.bot, due.at, due.data
+        assert bot is not None
         thread: ThreadState | None = data.get("thread")
+        if not bot.account_id:
+            await self._account(bot, now)
         bot.posts_made += 1
         key = f"{self.run_id}:{bot.name}:{bot.posts_made}"
         account = self.admin.with_token(bot.token)
@@ -339,7 +406,7 @@ class Swarm:
             return []
         self._release(bot, thread)
         thread.posts.append(SeenPost(post["id"], bot.account_id, data["text"], post["created_at"], post.get("parent_id")))
-        self.own_posts.add(post["id"])
+        self.known_posts.add(post["id"])
         bot.count_post(now, thread.id)
         self.tally.posts += 1
         self.tally.active_bots.add(bot.name)
@@ -426,10 +493,8 @@ class Swarm:
             self._release(bot, thread)
             return
         rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
-        low, median = self.settings.reply_delay_minutes
-        minutes = min(MAX_DELAY_MINUTES, low + max(median - low, 0.0) * math.exp(0.6 * rng.gauss(0.0, 1.0)))
-        post_at = job.at + timedelta(minutes=minutes)
-        if not bot.awake(post_at):  # the active hours ended while writing: the reply is never sent
+        post_at = job.at + timedelta(minutes=bot.timing.reply_delay(rng))
+        if not bot.timing.posts_at(post_at):  # the active hours ended while writing: the reply is never sent
             self.tally.skipped["asleep_before_posting"] += 1
             self.log.write("turn_dropped", t=format_time(post_at), bot=bot.name, thread=thread_id, reason="asleep")
             self._release(bot, thread)
@@ -486,7 +551,7 @@ class Swarm:
         fresh: list[str] = []
         while not self._external.empty():
             event = self._external.get_nowait()
-            if event["post"]["id"] not in self.own_posts:
+            if event["post"]["id"] not in self.known_posts:
                 changed[event["thread"]["id"]] = None
                 fresh.append(event["post"]["body"])
         if fresh:

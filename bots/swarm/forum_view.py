@@ -25,6 +25,7 @@ class SeenPost:
     body: str
     created_at: str
     parent_id: int | None = None
+    author_since: str | None = None  # when the author's account was made (what any visitor of the forum sees)
 
 
 @dataclass
@@ -58,7 +59,8 @@ class ThreadState:
 
 def thread_from_api(data: dict[str, Any]) -> ThreadState:
     thread = data["thread"]
-    posts = [SeenPost(p["id"], p["author"]["id"], p["body"], p["created_at"], p.get("parent_id")) for p in data["posts"]]
+    posts = [SeenPost(p["id"], p["author"]["id"], p["body"], p["created_at"], p.get("parent_id"), p["author"].get("created_at"))
+             for p in data["posts"]]
     return ThreadState(thread["id"], thread["title"], posts)
 
 
@@ -91,3 +93,12 @@ async def load_threads(client: "ForumClient", *, concurrency: int = 16, page: in
 def library_threads(threads: dict[int, ThreadState], max_posts: int = 12) -> dict[int, tuple[str, list[str]]]:
     """The shape bots.library.Library takes: thread id -> (title, post bodies)."""
     return {t.id: (t.title, [p.body for p in t.posts[:max_posts]]) for t in threads.values() if t.posts}
+
+
+def people_posts(threads: dict[int, ThreadState], bot_accounts: dict[int, str]):
+    """(author, created_at, parent's created_at, account created_at) of every person's post: what fitted timing reads."""
+    for thread in threads.values():
+        times = {p.id: p.created_at for p in thread.posts}
+        for post in thread.posts:
+            if post.author_id not in bot_accounts:
+                yield post.author_id, post.created_at, times.get(post.parent_id) if post.parent_id else None, post.author_since

@@ -42,9 +42,9 @@ class JoinPolicy:
             return "busy"
         if not bot.awake(now):
             return "asleep"
-        if bot.posts_today(now) >= bot.persona.schedule.posts_per_day:
+        if bot.posts_today(now) >= bot.timing.posts_per_day:
             return "daily_budget"
-        if bot.last_post_at is not None and (now - bot.last_post_at).total_seconds() < 60 * bot.persona.limits.min_minutes_between_posts:
+        if bot.last_post_at is not None and (now - bot.last_post_at).total_seconds() < 60 * bot.timing.min_minutes_between_posts:
             return "cooldown"
         return None
 

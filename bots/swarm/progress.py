@@ -21,6 +21,7 @@ class Tally:
     posts: int = 0
     threads_started: int = 0
     failures: int = 0
+    replayed: int = 0  # people's posts that entered the forum during the run (replay)
     join_scores: list[float] = field(default_factory=list)
     threads_joined: set[int] = field(default_factory=set)
     active_bots: set[str] = field(default_factory=set)

@@ -40,6 +40,21 @@ def open_source(path: Path) -> tuple[Iterator[ImportedThread], int]:
     return jsonl.read_files(files), sum(jsonl.count_lines(f) for f in files)
 
 
+def located_threads(path: Path) -> Iterator[tuple[str, ImportedThread]]:
+    """Each thread with where it is (``file:line``, or the dump's Posts.xml and question id), for messages."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput("PATH", f"{path} does not exist; give a Stack Exchange dump folder or a .jsonl(.gz) file")
+    if path.is_dir() and (path / "Posts.xml").exists():
+        for thread in stackexchange.read_dump(path):
+            yield f"{path.name}/Posts.xml question {thread.external_id}", thread
+        return
+    if not jsonl.is_jsonl(path):
+        raise InvalidInput("PATH", f"{path}: not a Stack Exchange dump folder or a .jsonl(.gz) file")
+    for where, record in jsonl.read_records(path):
+        yield where, jsonl.parse_thread(record, where)
+
+
 def _batches(threads: Iterable[ImportedThread], size: int) -> Iterator[list[ImportedThread]]:
     batch: list[ImportedThread] = []
     for thread in threads:

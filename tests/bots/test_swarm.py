@@ -67,7 +67,7 @@ def test_policy_checks_each_rule_and_names_it():
     assert policy.decide(bot, _thread(1, 2), 0.9, now, bots).reason == "joined"
     assert policy.decide(bot, _thread(1, 2), settings.relevance_threshold - 0.01, now, bots).reason == "below_threshold"
     start, _ = bot.persona.schedule.active_hours
-    night = bot.local(now).replace(hour=(start - 1) % 24).astimezone(timezone.utc)
+    night = now.astimezone(ZoneInfo(bot.persona.schedule.timezone)).replace(hour=(start - 1) % 24).astimezone(timezone.utc)
     assert policy.decide(bot, _thread(1), 0.9, night, bots).reason == "asleep"
     bot.busy_until = now
     assert policy.decide(bot, _thread(1), 0.9, now, bots).reason == "busy"
@@ -86,7 +86,7 @@ def test_policy_checks_each_rule_and_names_it():
     crowded = _thread(1, 200)
     crowded.pending.add("third-bot")  # a reply on its way counts toward the caps
     assert policy.decide(bot, crowded, 0.9, later, bots).reason == "bots_per_thread"
-    bot.posts_by_day[bot.local(later).date()] = bot.persona.schedule.posts_per_day
+    bot.posts_by_day[bot.day(later)] = bot.persona.schedule.posts_per_day
     assert policy.decide(bot, _thread(1), 0.9, later, bots).reason == "daily_budget"
 
 

@@ -1,0 +1,234 @@
+"""``murmur ladder``: the detection ladder, to see which artifact each step of the simulation removes.
+
+Cells: generator {splice, bank} x clock {after, replay} x behaviour {persona,
+fitted}. Every cell runs the same swarm (corpus personas, seed, bots, days) on
+a fresh forum of the same corpus threads (every n-th thread of the shipped
+corpus), exports it and runs ``murmur detect`` on it:
+
+- clock ``after``: the forum holds the threads at their original times and the
+  bots' days start after the last post (the people's years are not the bots');
+- clock ``replay``: the people's posts are replayed at their own times, sites
+  aligned, and the bots act inside the same window;
+- behaviour ``persona`` (hand-written schedules) or ``fitted`` (rates, hours,
+  gaps and reply delays drawn from the forum's people);
+- generator ``splice`` (sentences from the forum's own threads) or ``bank``
+  (one human reply from the reply bank, disjoint from the forum).
+
+Per cell: the best single feature with its family, combined and boosted
+ROC-AUC and detection at 1% FPR with intervals, the family that carries the
+result, the honesty flags raised, and whether calendar time or account age
+alone separates the classes. One HTML page (a table and a plot per family)
+and one JSON file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bots.personas import CORPUS_PERSONAS
+from bots.rasa_server import RasaServer
+from bots.swarm.replay import read_replay
+from bots.training import RASA_DIR, rasa_bin_in, train_model
+from conversations.importers import CORPUS_THREADS
+from conversations.importers.jsonl import open_jsonl
+from conversations.server import create_app
+from detection.calendar import calendar_separation
+from detection.dataset import load_dataset
+from detection.export import export_forum
+from detection.features import FAMILIES
+from detection.pipeline import run_detection
+from murmur.config import Settings
+from murmur.forwarding import ActionForwarder
+from murmur.loading import import_path
+from murmur.serving import start_site
+from murmur.swarm_commands import run_swarm
+
+GENERATORS = ("splice", "bank")
+CLOCKS = ("after", "replay")
+BEHAVIOURS = ("persona", "fitted")
+CALENDAR_LIMIT = 0.9  # a calendar check separating this well says the set-up, not the behaviour, decides
+TOKEN = "ladder-admin-token-0123456789"
+
+
+@dataclass(frozen=True)
+class Cell:
+    generator: str
+    clock: str
+    behaviour: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.generator}-{self.clock}-{self.behaviour}"
+
+
+def cells_of(generators: Sequence[str] = GENERATORS, clocks: Sequence[str] = CLOCKS,
+             behaviours: Sequence[str] = BEHAVIOURS) -> list[Cell]:
+    return [Cell(g, c, b) for g in generators for c in clocks for b in behaviours]
+
+
+def corpus_sample(out: Path, every: int) -> Path:
+    """Every n-th thread of the shipped corpus as a JSONL file: the people of every cell's forum."""
+    path = out / "forum-threads.jsonl"
+    with open_jsonl(CORPUS_THREADS) as source, path.open("w", encoding="utf-8") as target:
+        for n, line in enumerate(source):
+            if n % every == 0:
+                target.write(line)
+    return path
+
+
+async def run_ladder(settings: Settings, *, out: Path, cells: Sequence[Cell], every: int = 6, days: float = 30.0,
+                     bots: int = 12, splits: int = 5, bootstrap: int = 200, embedder=None, progress: bool = True,
+                     echo: Callable[[str], None] = print, rasa_url: str | None = None,
+                     on_action_url: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every cell and write ``ladder.json`` and ``ladder.html`` into ``out``; returns the JSON's content.
+
+    With ``rasa_url`` (and ``on_action_url`` to route its actions) the cells share a Rasa server someone else runs;
+    otherwise one is started here for all of them, with its actions forwarded to the running cell.
+    """
+    from index.build import open_embedder
+
+    out.mkdir(parents=True, exist_ok=True)
+    people = corpus_sample(out, every)
+    embedder = embedder or open_embedder(settings.index)
+    results: dict[str, Any] = {"every": every, "days": days, "bots": bots, "seed": settings.seed, "splits": splits,
+                               "bootstrap": bootstrap, "personas": str(CORPUS_PERSONAS), "cells": {}}
+    if rasa_url is not None:
+        for cell in cells:
+            results["cells"][cell.name] = await _cell(settings, cell, out, people, every, days, bots, splits,
+                                                      bootstrap, embedder, progress, echo, rasa_url, on_action_url)
+    else:
+        rasa_bin = rasa_bin_in(settings.rasa.venv_path())
+        model = train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs, rasa_bin=rasa_bin, note=echo)
+        async with ActionForwarder() as forwarder:
+            echo(f"starting the Rasa server with {model.model_path.name} for every cell ...")
+            async with RasaServer(model.model_path, action_url=forwarder.url, rasa_bin=rasa_bin,
+                                  log_path=out / "rasa-server.log", ready_timeout_s=settings.rasa.start_timeout_s) as rasa:
+                for cell in cells:
+                    results["cells"][cell.name] = await _cell(settings, cell, out, people, every, days, bots, splits,
+                                                              bootstrap, embedder, progress, echo, rasa.url,
+                                                              forwarder.point_at)
+    (out / "ladder.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    write_page(results, out)
+    return results
+
+
+async def _cell(settings: Settings, cell: Cell, out: Path, people: Path, every: int, days: float, bots: int,
+                splits: int, bootstrap: int, embedder, progress: bool, echo: Callable[[str], None], rasa_url: str,
+                on_action_url: Callable[[str], None] | None) -> dict[str, Any]:
+    folder = out / cell.name
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "forum.db"
+    for stale in folder.glob("forum.db*"):
+        stale.unlink()
+    echo(f"[{cell.name}] {bots} bots over {days:g} days ...")
+    plan = None
+    if cell.clock == "replay":
+        plan = read_replay([people], align_sites=True, hours=days * 24)
+    else:
+        await import_path(people, db, settings, quiet=True)
+    cell_settings = settings.model_copy(update={
+        "rasa": settings.rasa.model_copy(update={"url": rasa_url}),
+        "replies": settings.replies.model_copy(update={"backend": cell.generator}),
+        "swarm": settings.swarm.model_copy(update={"behaviour": cell.behaviour, "log_dir": folder / "runs"})})
+    runner, port = await start_site(create_app(cell_settings, db=db, admin_token=TOKEN), "127.0.0.1", 0)
+    try:
+        result = await run_swarm(cell_settings, forum_url=f"http://127.0.0.1:{port}", admin_token=TOKEN, bots=bots,
+                                 personas_dir=CORPUS_PERSONAS, hours=days * 24, run_id=f"ladder-{cell.name}",
+                                 progress=progress, echo=lambda line: echo(f"    {line}"), embedder=embedder,
+                                 on_action_url=on_action_url, replay=plan)
+    finally:
+        await runner.cleanup()
+    export_forum(db, folder / "dataset")
+    report = run_detection(folder / "dataset", folder / "report", seed=settings.seed, progress=progress,
+                           embedder=embedder, splits=splits, bootstrap=bootstrap)
+    summary = summarize_cell(report.results, calendar_separation(load_dataset(folder / "dataset")))
+    summary |= {"posts": result.tally.posts, "replayed": result.tally.replayed, "report": str(report.report_html)}
+    echo(f"    best single feature {summary['best_feature']['name']} ({summary['best_feature']['family']}) "
+         f"{summary['best_feature']['separation']:.3f}; combined {summary['combined']['roc_auc']['mean']:.3f}; "
+         f"flags: {', '.join(summary['flags']) or 'none'}")
+    return summary
+
+
+def summarize_cell(results: dict[str, Any], calendar: dict[str, float | None]) -> dict[str, Any]:
+    """What the ladder shows of one detection report."""
+    features = [f for f in results["features"]["accounts"] if f["separation"] is not None]
+    best = features[0] if features else {"name": "-", "family": "-", "separation": float("nan")}
+    detectors = results["detectors"]
+    alone = {family: entry["alone"] for family, entry in (results.get("ablation") or {}).items() if entry["alone"]}
+    carrying = max(alone, key=lambda f: alone[f]["mean"]) if alone else None
+    return {
+        "best_feature": {"name": best["name"], "family": best["family"], "separation": best["separation"]},
+        "combined": {m: detectors["combined"]["accounts"][m] for m in ("roc_auc", "dr_at_1pct_fpr")},
+        "boosted": {m: detectors["boosted"]["accounts"][m] for m in ("roc_auc", "dr_at_1pct_fpr")},
+        "families": {family: alone[family] for family in alone},
+        "carried_by": carrying,
+        "flags": results.get("flags", []),
+        "calendar": calendar,
+        "calendar_separates": sorted(k for k, v in calendar.items() if v is not None and v >= CALENDAR_LIMIT),
+    }
+
+
+def _interval(metric: dict[str, Any]) -> str:
+    low, high = metric["ci"]
+    return f"{metric['mean']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, cell in results["cells"].items():
+        best = cell["best_feature"]
+        rows.append([name, f"{best['name']} ({best['family']}) {best['separation']:.3f}",
+                     _interval(cell["combined"]["roc_auc"]), _interval(cell["boosted"]["roc_auc"]),
+                     _interval(cell["combined"]["dr_at_1pct_fpr"]), cell["carried_by"] or "-",
+                     ", ".join(cell["flags"]) or "none", ", ".join(cell["calendar_separates"]) or "none"])
+    return rows
+
+
+HEADER = ["cell (generator-clock-behaviour)", "best single feature (family) ROC-AUC", "combined ROC-AUC",
+          "boosted ROC-AUC", "combined detection at 1% FPR", "family carrying it", "honesty flags",
+          "calendar or account age separates"]
+
+
+def write_page(results: dict[str, Any], out: Path) -> Path:
+    """ladder.html: the table, and for each family its ROC-AUC alone in every cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["cells"])
+    plots = []
+    for family in FAMILIES:
+        means = [results["cells"][n]["families"].get(family, {}).get("mean", float("nan")) for n in names]
+        cis = [results["cells"][n]["families"].get(family, {}).get("ci", [float("nan")] * 2) for n in names]
+        fig, ax = plt.subplots(figsize=(8, 3))
+        errors = [[m - c[0] for m, c in zip(means, cis)], [c[1] - m for m, c in zip(means, cis)]]
+        ax.bar(range(len(names)), means, yerr=errors, capsize=3, color="#6a8caf")
+        ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_ylim(0.4, 1.02)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("ROC-AUC alone")
+        ax.set_title(f"{family} family, accounts")
+        fig.tight_layout()
+        path = out / f"family-{family}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        plots.append(path.name)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(results))
+    figures = "".join(f'<img src="{p}" alt="{p}">' for p in plots)
+    page = (f"<!doctype html><meta charset='utf-8'><title>murmur detection ladder</title>"
+            f"<style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #ccc;padding:4px 8px;"
+            f"font-size:13px}}table{{border-collapse:collapse}}img{{display:block;margin:1em 0}}</style>"
+            f"<h1>Detection ladder</h1><p>{results['bots']} bots (corpus personas), {results['days']:g} days, "
+            f"forum of every {results['every']}th corpus thread, seed {results['seed']}, {results['splits']} splits by "
+            f"account, {results['bootstrap']} bootstrap resamples each. Each cell's full report is in its folder.</p>"
+            f"<table><tr>{head}</tr>{body}</table>{figures}")
+    path = out / "ladder.html"
+    path.write_text(page, encoding="utf-8")
+    return path
