@@ -69,6 +69,7 @@ from index.matching import Matcher, PersonaMatch, ThreadMatch  # noqa: E402
 from index.threads import ThreadIndex  # noqa: E402
 from murmur.config import Settings, parse_settings  # noqa: E402
 from murmur.loading import import_path  # noqa: E402
+from bots.swarm.replay import read_replay  # noqa: E402
 from murmur.forwarding import ActionForwarder  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 from murmur.swarm_commands import run_swarm  # noqa: E402
@@ -429,13 +430,15 @@ def bench_settings(tmp: Path, rasa_url: str | None = None) -> Settings:
         "index": {"cache_path": str(ROOT / "var" / "embeddings.sqlite")},
         "rasa": {"url": rasa_url, "model_dir": str(ROOT / "var" / "rasa-models")},
         "swarm": {"log_dir": str(tmp / "runs")},
+        # the forum is the whole corpus, so the reply bank (the corpus minus the forum) would be empty: the splice
+        # generator draws on the forum itself; bench/realism.py measures the bank on a split of the corpus
+        "replies": {"backend": "splice"},
     })
 
 
-async def seed_template(tmp: Path, settings: Settings, quick: bool) -> tuple[Path, int]:
-    """The corpus imported once; each run gets a fresh copy, so every run starts from the same forum."""
-    db = tmp / "template.db"
-    count = 0
+def corpus_sources(tmp: Path, quick: bool) -> list[Path]:
+    """The corpus files, or every QUICK_EVERY-th thread of each with --quick."""
+    sources = []
     for source in CORPUS_FILES:
         if quick:
             sample = tmp / f"sample-{source.name.removesuffix('.gz')}"
@@ -443,6 +446,15 @@ async def seed_template(tmp: Path, settings: Settings, quick: bool) -> tuple[Pat
                 lines = handle.read().splitlines()
             sample.write_text("\n".join(lines[::QUICK_EVERY]) + "\n", encoding="utf-8")
             source = sample
+        sources.append(source)
+    return sources
+
+
+async def seed_template(tmp: Path, settings: Settings, quick: bool) -> tuple[Path, int]:
+    """The corpus imported once; each run gets a fresh copy, so every run starts from the same forum."""
+    db = tmp / "template.db"
+    count = 0
+    for source in corpus_sources(tmp, quick):
         stats = await import_path(source, db, settings)
         count += stats.threads_added
     return db, count
@@ -577,11 +589,13 @@ def log_decisions(path: Path) -> Counter:
 
 async def one_run(*, template: Path, cache: Path, tmp: Path, settings: Settings, embedder: Embedder,
                   forwarder: ActionForwarder, rasa_pgid: int | None, bots: int, hours: float, naive: bool,
-                  capped: bool, label: str, sites: dict[str, str]) -> Run:
-    matcher = "naive" if naive else "murmur"
+                  capped: bool, label: str, sites: dict[str, str], replay=None, mode: str | None = None) -> Run:
+    """One run; ``replay`` (a ReplayPlan) starts from an empty forum and replays the corpus's people beside the bots."""
+    matcher = mode or ("naive" if naive else "murmur")
     run_id = f"bench-{matcher}-{bots}-{label}"
     db = tmp / f"{run_id}.db"
-    copy_db(template, db)
+    if replay is None:
+        copy_db(template, db)
     use_cache_copy(embedder, cache, tmp / f"{run_id}-embeddings.sqlite")
     probe = Probe()
     forwarder.seconds, forwarder.calls = 0.0, 0
@@ -593,7 +607,8 @@ async def one_run(*, template: Path, cache: Path, tmp: Path, settings: Settings,
         with swarm_class(bench_swarm(naive, probe)), timed_encode(embedder, probe):
             result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, bots=bots, hours=hours,
                                      personas_dir=PERSONAS, seed=SEED, run_id=run_id, progress=True,
-                                     echo=lambda _: None, embedder=embedder, on_action_url=forwarder.point_at)
+                                     echo=lambda _: None, embedder=embedder, on_action_url=forwarder.point_at,
+                                     replay=replay)
         total = time.perf_counter() - began
         end = cpu_clock(rasa_pgid)
     own_after, (_, rasa_after) = own_rss_mib(), group_usage(rasa_pgid)
@@ -639,19 +654,24 @@ def throughput_table(runs: list[Run]) -> str:
                          f"{t.posts:>5,} {r.per_s(r.actions):9.1f} {r.per_s(t.turns):7.2f} {r.per_s(t.posts):7.2f} "
                          f"{r.per_s(r.hours * 60):9.2f} {r.decisions_per_phase_one_s:9,.0f} | "
                          + " ".join(f"{shares[b]:8.1%}" for b in BUCKETS))
-        if "murmur" in pair and "naive" in pair:
-            m, n = pair["murmur"], pair["naive"]
+        for top, bottom, label in (("murmur", "naive", "m/n"), ("replay", "after", "r/a")):
+            if top not in pair or bottom not in pair:
+                continue
+            m, n = pair[top], pair[bottom]
             ms, ns = m.shares(), n.shares()
             counts = (lambda r: r.actions, lambda r: r.result.tally.turns, lambda r: r.result.tally.posts,
                       lambda r: r.hours * 60)
             rates = [_ratio(m.per_s(count(m)), n.per_s(count(n))) for count in counts]
             cells = " ".join(f"{_ratio(ms[b], ns[b]):>8}" if b == "matching" else f"{'':>8}" for b in BUCKETS)
-            lines.append(f"{'':>5} {'m/n':<7} {'':>5} {'':>6} {'':>9} {'':>5} {'':>5} {rates[0]:>9} {rates[1]:>7} "
+            lines.append(f"{'':>5} {label:<7} {'':>5} {'':>6} {'':>9} {'':>5} {'':>5} {rates[0]:>9} {rates[1]:>7} "
                          f"{rates[2]:>7} {rates[3]:>9} "
                          f"{_ratio(m.decisions_per_phase_one_s, n.decisions_per_phase_one_s):>9} | {cells}")
+            if label == "r/a":
+                lines.append(f"{'':>5} {'':<7} people's posts replayed: {m.result.tally.replayed:,} "
+                             f"({m.per_s(m.result.tally.replayed):.1f}/s absorbed beside the bots)")
             if max(m.others_share, n.others_share) > NOISY:
-                lines.append(f"{'':>5} ! other processes took {m.others_share:.0%} (murmur) and {n.others_share:.0%} "
-                             f"(naive) of the machine: the rate ratios above are partly theirs")
+                lines.append(f"{'':>5} ! other processes took {m.others_share:.0%} ({top}) and {n.others_share:.0%} "
+                             f"({bottom}) of the machine: the rate ratios above are partly theirs")
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -750,7 +770,7 @@ setup s = run_swarm before the first step (read the forum, index it from the cac
 
 
 async def bench(hours: dict[int, float], naive_cap: float | None, quick: bool,
-                one_thread: bool, tmp: Path) -> None:
+                one_thread: bool, tmp: Path, replay: bool = False) -> None:
     settings = bench_settings(tmp)
     rasa_bin = rasa_bin_in(settings.rasa.venv_path())
     print("model: checking var/rasa-models (a missing model is trained now, about a minute) ...", file=sys.stderr)
@@ -781,7 +801,16 @@ async def bench(hours: dict[int, float], naive_cap: float | None, quick: bool,
                           forwarder=forwarder, rasa_pgid=rasa_pgid, sites=sites)
             print(f"warm-up: {WARMUP[0]} bots, {WARMUP[1]:g} h (untimed) ...", file=sys.stderr)
             warm = await one_run(**common, bots=WARMUP[0], hours=WARMUP[1], naive=False, capped=False, label="warm-up")
-            plan = [(bots, h, naive) for bots, h in sorted(hours.items()) for naive in (False, True)]
+            if replay:  # the same bots and hours after the corpus (today's clock) and among its replayed people
+                for step, (bots, h) in enumerate(sorted(hours.items()), 1):
+                    plan_of = read_replay(corpus_sources(tmp, quick), align_sites=True, hours=h)
+                    print(f"[{step}/{len(hours)}] {bots:,} bots, {h:g} h after the corpus, then replayed "
+                          f"({len(plan_of.posts):,} people's posts in the window) ...", file=sys.stderr)
+                    runs.append(await one_run(**common, bots=bots, hours=h, naive=False, capped=False, label="run",
+                                              mode="after"))
+                    runs.append(await one_run(**common, bots=bots, hours=h, naive=False, capped=False, label="run",
+                                              mode="replay", replay=plan_of))
+            plan = [] if replay else [(bots, h, naive) for bots, h in sorted(hours.items()) for naive in (False, True)]
             for step, (bots, h, naive) in enumerate(plan, 1):
                 capped = naive and naive_cap is not None and h > naive_cap
                 h = min(h, naive_cap) if capped else h
@@ -831,6 +860,8 @@ def main() -> None:
                         help="simulated hours per bot count, e.g. 10=24,100=6,1000=1.5 (overrides the plan)")
     parser.add_argument("--naive-max-hours", type=float, default=None,
                         help="cap the naive baseline's simulated hours (rates stay per second)")
+    parser.add_argument("--replay", action="store_true",
+                        help="compare a swarm after the corpus (today's clock) with one among its replayed people")
     parser.add_argument("--one-thread", action="store_true",
                         help="limit FAISS's OpenMP and the BLAS libraries to one thread (torch keeps its own)")
     args = parser.parse_args()
@@ -840,7 +871,7 @@ def main() -> None:
     sys.stdout.flush()
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="murmur-bench-swarm-") as tmp:
-        asyncio.run(bench(hours, args.naive_max_hours, args.quick, args.one_thread, Path(tmp)))
+        asyncio.run(bench(hours, args.naive_max_hours, args.quick, args.one_thread, Path(tmp), args.replay))
     print(f"\ntotal {time.perf_counter() - began:.0f} s")
 
 

@@ -29,7 +29,9 @@ _ELSEWHERE = re.compile(
     r"|(?:answer|comment|post|link)s? (?:above|below)|other answers?|accepted answer|this answer|my answer|this question"
     r"|(?:up|down)-?vot|\bedit(?:ed)?\s*:|\bupdate\s*:|duplicate|stack ?exchange|stack ?overflow|\bmeta\b|\.SE\b"
     r"|welcome to|this site|the site\b|the tour|the faq|flag(?:ged)?\b|\bmods?\b|moderator|close vote|reputation"
-    r"|see (?:also )?(?:here|this|there)|linked (?:question|post)|\bOP\b|\+1)",
+    r"|see (?:also )?(?:here|this|there)|linked (?:question|post)|\bOP\b|\+1|\bSE\b|off-?topic|on-?topic"
+    r"|(?:different|separate|new|another|follow-up) (?:questions?|posts?)|answer(?:s|ed)? the question|vote to close"
+    r"|please (?:consider|edit|clarify|add|accept|ask)|split(?:ting)? (?:this|it|them) (?:up|into))",
     re.IGNORECASE)
 _CODEISH = re.compile(r"[{};=<>\\|`]|^\s*(?:\$|#|//|sudo |def |import |class |return )")
 # A passage must not begin mid-argument.

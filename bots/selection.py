@@ -287,8 +287,8 @@ class BankGenerator:
         for hit in hits:
             thread: BankThread = self.bank.threads[hit.thread_id]
             found = passage(thread.question, persona.style.length.min_words, max(persona.style.length.max_words, 120))
-            if found is None:
-                continue
+            if found is None or found.first != 0:
+                continue  # a question told from its middle (its opening sentence could not come along) is no question
             body = voice.finish(voice.frame(found.text, lead="", closing=False), max_words=10_000)
             options.append(Opening(thread.title, body, list(thread.tags[:5]), {
                 "bank_id": f"question:{thread.id}", "thread": thread.external_id, "site": thread.site,

@@ -24,18 +24,22 @@ CHECKS = ("account_created", "first_post", "account_age_at_first_post", "mean_po
 
 
 def calendar_separation(dataset: Dataset) -> dict[str, float | None]:
-    """Each calendar check's separation, among the accounts with a post inside the synthetic posts' time span."""
+    """Each calendar check's separation, among the accounts with a post inside the synthetic posts' time span (all
+    accounts when no person posted inside it)."""
     forum, truth = dataset.forum, dataset.truth
     synthetic_times = forum.post_time[truth.post_synthetic]
     if not len(synthetic_times):
         return dict.fromkeys(CHECKS)
     low, high = synthetic_times.min(), synthetic_times.max()
+    inside = (forum.post_time >= low) & (forum.post_time <= high)
+    people_inside = np.unique(forum.post_account[inside & ~truth.post_synthetic])
+    window = len(people_inside) > 0  # no person posted in the bots' window: every account counts (and dates separate)
     created = _account_created(dataset.path / ACCOUNTS)
     rows: dict[str, list[float]] = {name: [] for name in CHECKS}
     labels = []
     for account in range(forum.n_accounts):
         times = forum.post_time[forum.post_account == account]
-        if not ((times >= low) & (times <= high)).any():
+        if not len(times) or (window and not ((times >= low) & (times <= high)).any()):
             continue
         first = float(times.min())
         since = created.get(forum.account_ids[account], first)

@@ -64,7 +64,10 @@ def test_a_passage_never_starts_mid_argument_and_initials_do_not_end_sentences()
 
 
 @pytest.mark.parametrize("text", ["x = foo(bar); return y;", "Upvoted, thanks.", "Welcome to the site!",
-                                  "Edit: fixed the link.", "This is a duplicate of another question."])
+                                  "Edit: fixed the link.", "This is a duplicate of another question.",
+                                  "This would be better asked on a medical SE site.",
+                                  "Please consider splitting this into separate posts.",
+                                  "This doesn't really answer the question at all."])
 def test_sentences_that_only_make_sense_at_the_source_are_not_usable(text):
     assert not usable(text)
 

@@ -29,13 +29,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chat_app(rasa_server, action_stub, embedder, corpus_bank, tmp_path_factory):
+async def chat_app(rasa_server, action_stub, embedder, corpus_bank):
     """`murmur chat` as it runs by default: the bank generator, its acts read by the session's Rasa NLU."""
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     settings = ChatSettings(max_chars=500)  # the shipped rate limits: a conversation at reading pace never meets them
     bank, _ = corpus_bank
     bank.used.clear()
-    labels = await ActLabels.by_rasa(bank, rasa_server.url, cache_path=tmp_path_factory.mktemp("labels") / "acts.sqlite")
+    labels = await ActLabels.by_rasa(bank, rasa_server.url, cache_path=ROOT / "var" / "rasa-models" / "act-labels.sqlite")
     app = create_chat_app(settings, personas, BankGenerator(bank, labels=labels))
     runner, url = await serve(app)
     session = aiohttp.ClientSession()
