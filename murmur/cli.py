@@ -102,8 +102,9 @@ from murmur.bots_commands import chat, train  # noqa: E402  (commands live in th
 from murmur.index_commands import index, match  # noqa: E402
 from murmur.detect_commands import detect, export, ladder  # noqa: E402
 from murmur.swarm_commands import swarm  # noqa: E402
+from murmur.anticipate_commands import anticipate  # noqa: E402
 
-for _command in (index, match, train, chat, swarm, export, detect, ladder):
+for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate):
     cli.add_command(_command)
 
 
