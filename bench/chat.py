@@ -2,7 +2,7 @@
 
 One Rasa server (the model `murmur train` keeps in var/rasa-models, trained
 here only if it is missing), one chat app on a loopback port serving Rasa's
-custom actions at /webhook, the real embedding model and the retrieval reply
+custom actions at /webhook, the real embedding model and the reply
 generator over the project's seed threads: `murmur chat` as it runs, with the
 clients in this process.
 
@@ -552,7 +552,7 @@ def breakdown(rounds: list[Round], slots: int) -> str:
         (f"waiting for one of the engine's {slots} Rasa slots", slot),
         ("Rasa: stance slot, POST .../tracker/events", event),
         ("Rasa: message, NLU + policies + HTTP", message),
-        ("action server: retrieval + style", action),
+        ("action server: the reply generator", action),
     ]
     rows = [("client latency, mean (= the parts below)", latency), *parts,
             ("  stance: StanceReader.stance itself", stance_self),

@@ -1,6 +1,6 @@
 """The human text bots draw on: forum threads, their posts, and the thread index over them.
 
-The retrieval generator writes in a persona's voice from what people actually
+The splice generator (the baseline) writes in a persona's voice from what people actually
 wrote in relevant threads; this is where it finds them. A library comes from
 a forum database (the live test forum) or, on a fresh machine, from the
 project's seed threads.

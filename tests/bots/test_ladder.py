@@ -19,7 +19,7 @@ async def test_replay_cells_have_no_period_artifact_and_no_calendar_feature_sepa
                                                                                    forward_actions, embedder):
     settings = parse_settings({"seed": 2})
     cells = [Cell("bank", "after", "persona"), Cell("bank", "replay", "fitted")]
-    results = await run_ladder(settings, out=tmp_path / "ladder", cells=cells, every=12, days=2, bots=12, splits=2,
+    results = await run_ladder(settings, out=tmp_path / "ladder", cells=cells, every=12, days=1.5, bots=12, splits=2,
                                bootstrap=20, embedder=embedder, progress=False, echo=lambda _: None,
                                rasa_url=rasa_server.url, on_action_url=forward_actions)
     after, replay = results["cells"]["bank-after-persona"], results["cells"]["bank-replay-fitted"]

@@ -111,7 +111,7 @@ def _replay_file(tmp_path: Path) -> Path:
 async def _replay_run(folder: Path, rasa_url: str, embedder, forward_actions, replay: Path, behaviour: str = "persona"):
     settings = parse_settings({"seed": 5, "rasa": {"url": rasa_url}, "swarm": {"log_dir": str(folder / "runs"),
                                                                                  "behaviour": behaviour}})
-    plan = read_replay([replay], align_sites=True, hours=48)
+    plan = read_replay([replay], align_sites=True, hours=30)
     forum = await start_forum(folder, settings)
     try:
         result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, bots=12,

@@ -1,4 +1,4 @@
-"""ReplyGenerator: retrieval on the seed threads with the real model; llm against a real local HTTP server."""
+"""ReplyGenerator: splice on the seed threads with the real model; llm against a real local HTTP server."""
 
 from __future__ import annotations
 
