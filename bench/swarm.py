@@ -866,8 +866,10 @@ def main() -> None:
                         help="limit FAISS's OpenMP and the BLAS libraries to one thread (torch keeps its own)")
     args = parser.parse_args()
     hours = args.hours or (QUICK_HOURS if args.quick else FULL_HOURS)
+    against = ("after the corpus (today's clock) vs among its replayed people" if args.replay
+               else "murmur's matcher vs a naive brute-force one")
     print(f"murmur swarm bench: {', '.join(f'{b:,} bots x {h:g} h' for b, h in sorted(hours.items()))} on the "
-          f"simulated clock, murmur's matcher vs a naive brute-force one{' (--quick)' if args.quick else ''}")
+          f"simulated clock, {against}{' (--quick)' if args.quick else ''}")
     sys.stdout.flush()
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="murmur-bench-swarm-") as tmp:
