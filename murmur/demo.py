@@ -40,17 +40,27 @@ def _fresh(db: Path) -> None:
 
 
 async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: float, keep_serving: bool,
-                   duration: float | None = None, admin_token: str | None = None) -> None:
+                   duration: float | None = None, admin_token: str | None = None, replay: bool = False) -> None:
     import secrets
 
     from murmur.swarm_commands import default_run_id, run_swarm
 
-    _step(1, f"seeding a fresh test forum in {db} with real conversations: every {SAMPLE_EVERY}th thread of the "
-             "shipped Stack Exchange corpus (beer, coffee, ai, matheducators, stackoverflow, askubuntu)")
     _fresh(db)
-    stats = await import_path(CORPUS_THREADS, db, settings, every=SAMPLE_EVERY)
-    click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people; "
-               "the other corpus threads are the bots' reply bank")
+    plan = None
+    if replay:
+        plan = await asyncio.to_thread(_replay_plan, db.parent / f"{db.stem}-people.jsonl", settings.swarm.hours)
+        _step(1, f"a fresh test forum in {db} on the people's own timeline: every {SAMPLE_EVERY}th thread of the shipped "
+                 "Stack Exchange corpus, sites aligned; the forum holds what came before the window, the rest is "
+                 "replayed at its own time beside the bots")
+        stats = await _hold(db, plan, settings)
+        click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people before "
+                   f"the window; {len(plan.posts)} more posts replayed in it; the other corpus threads are the reply bank")
+    else:
+        _step(1, f"seeding a fresh test forum in {db} with real conversations: every {SAMPLE_EVERY}th thread of the "
+                 "shipped Stack Exchange corpus (beer, coffee, ai, matheducators, stackoverflow, askubuntu)")
+        stats = await import_path(CORPUS_THREADS, db, settings, every=SAMPLE_EVERY)
+        click.echo(f"    {stats.threads_added} threads, {stats.posts_added} posts by {stats.accounts_added} people; "
+                   "the other corpus threads are the bots' reply bank")
     _step(2, "embedding the threads into the thread index (all-MiniLM-L6-v2, offline; cached after the first run)")
     embedder = await asyncio.to_thread(_show_matches, settings, db)
     token = admin_token or settings.forum.admin_token or secrets.token_urlsafe(24)
@@ -68,7 +78,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
                                  personas_dir=personas_dir(settings), echo=lambda line: click.echo(f"    {line}"),
-                                 swarm_hook=pace)
+                                 swarm_hook=pace, replay=plan)
         log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())
@@ -82,6 +92,25 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
         await runner.cleanup()
     click.echo(f"done. The forum is in {db}: browse it again with `murmur forum --db {db}`; "
                f"the run log is {log_path}")
+
+
+def _replay_plan(people: Path, hours: float):
+    """The demo's corpus sample as a replay: every site aligned, a window of ``hours`` a week into it."""
+    from bots.swarm.replay import read_replay
+    from conversations.importers.jsonl import open_jsonl
+
+    with open_jsonl(CORPUS_THREADS) as source, people.open("w", encoding="utf-8") as target:
+        target.writelines(line for n, line in enumerate(source) if n % SAMPLE_EVERY == 0)
+    return read_replay([people], align_sites=True, hours=hours)
+
+
+async def _hold(db: Path, plan, settings: Settings):
+    """What the forum holds before the replay's window, written straight into the fresh database."""
+    from conversations.importers import import_threads
+    from conversations.store import ForumStore
+
+    async with ForumStore(db, synchronous=settings.forum.sqlite_synchronous) as store:
+        return await import_threads(store, plan.before)
 
 
 def personas_dir(settings: Settings) -> Path:
