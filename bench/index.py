@@ -737,8 +737,65 @@ def run_embedding(threads: list[CorpusThread], count: int, batch_size: int) -> N
     section(f"2. Embedding throughput: {len(texts)} corpus texts (title + opening post), batch {batch_size}, "
             f"torch {torch.get_num_threads()} threads")
     print(embedding_table(rates, limit))
-    print(f"best of {EMBED_ROUNDS} interleaved rounds; murmur's vectors vs the plain ones: max |difference| {drift:.2e}")
+    print(f"best of {EMBED_ROUNDS} interleaved rounds; murmur's vectors vs the plain ones: max |difference| {drift:.2e}"
+          f" (murmur runs index.backend's default; cosine, not bits, is the measure across backends)")
     print(limit_note(limit))
+    with tempfile.TemporaryDirectory(prefix="murmur-bench-") as tmp:
+        rows = backend_rates(texts, Path(tmp))
+    section("2b. Each backend and thread count, on the same texts (no cache): texts/s, x torch at 2 threads, "
+            "share of the encoder limit (2 threads), peak RSS")
+    base = next(r for r in rows if r[0] == "torch" and r[1] == 2)[2]
+    encoder_limit = limit.texts_per_s(limit.matmul_params)
+    for backend, count, rate, cosine, rss in rows:
+        print(f"{backend:<10} {count} thread{'s' if count > 1 else ' '} {rate:8.1f} texts/s {rate / base:6.2f}x "
+              f"{rate / encoder_limit:6.0%} of limit   cosine to torch: min {cosine[0]:.4f}, mean {cosine[1]:.4f}   "
+              f"peak RSS {rss:,.0f} MiB")
+    print(f"(the limit counts fp32 work; int8 can pass it)")
+
+
+def backend_rates(texts: list[str], folder: Path) -> list[tuple[str, int, float, tuple[float, float], float]]:
+    """(backend, threads, texts/s best of two, cosine to torch (min, mean), peak RSS MiB) for every backend."""
+    import resource
+
+    from index.backends import BACKENDS
+
+    reference = None
+    out = []
+    for backend in BACKENDS:
+        for count in (1, 2):
+            embedder = Embedder(cache_path=None, backend=backend, threads=count, onnx_dir=ROOT / "var" / "onnx")
+            embedder.encode(texts[:16])  # first calls build kernels
+            best = min(timed(lambda: embedder.encode(texts))[0] for _ in range(2))
+            vectors = embedder.encode(texts)
+            if reference is None:
+                reference = vectors
+            cosine = (vectors * reference).sum(axis=1)
+            out.append((backend, count, len(texts) / best, (float(cosine.min()), float(cosine.mean())),
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    return out
+
+
+def cold_build() -> tuple[float, int]:
+    """`murmur index build` over the corpus with its distractors, on a fresh embedding cache (the default backend)."""
+    import asyncio
+
+    from index.build import build_from_forum
+    from murmur.config import parse_settings
+    from murmur.loading import import_path
+
+    with tempfile.TemporaryDirectory(prefix="murmur-bench-") as tmp:
+        settings = parse_settings({"index": {"cache_path": str(Path(tmp) / "cold.sqlite"),
+                                             "onnx_dir": str(ROOT / "var" / "onnx")}})
+        db = Path(tmp) / "forum.db"
+        for source in (CORPUS / "threads.jsonl.gz", CORPUS / "distractors.jsonl.gz"):
+            asyncio.run(import_path(source, db, settings, quiet=True))
+        embedder = Embedder(cache_path=settings.index.cache_path, backend=settings.index.backend,
+                            onnx_dir=settings.index.onnx_dir)
+        began = time.perf_counter()
+        index = build_from_forum(db, settings.index, embedder)
+        seconds = time.perf_counter() - began
+        embedder.close()
+    return seconds, len(index)
 
 
 def size_case(n: int, generator: ClusteredVectors, quick: bool) -> tuple[list[SearchRow], list[UpdateRow]]:
@@ -866,6 +923,9 @@ def main() -> None:
     run_quality(embedder, threads)
     clock = cpu_clock()
     run_embedding(threads, texts, embedder.batch_size)
+    seconds, built = cold_build()
+    print(f"cold `murmur index build` over the corpus and its distractors ({built:,} threads, default backend "
+          f"{embedder.backend}, fresh cache): {seconds:.0f} s")
     print(other_load(clock))
     real = real_vectors(embedder, threads)
     embedder.close()

