@@ -17,6 +17,12 @@ generator (response selection from the reply bank, murmur's default):
 4. The topic guard's calibration on the bank alone, the bank's memory and build
    time at 10k and 100k replies, and ten bank replies with the post each answers.
 
+With ``--embedding-backends`` it compares instead the embedding backends
+(``index.backend``: torch, onnx, onnx-int8): one bank run per backend on the same
+forum, seed and hours, each judged with its own backend and with torch as one
+fixed ruler; the share of bot replies on their persona's own site; and the
+text-family detector on the torch run's dataset, embedded with each backend.
+
 Nothing here is tuned on what it reports: the selection weights were chosen on
 a different split of the corpus (every 4th thread from the second one), and the
 topic threshold on the bank's own threads.
@@ -44,9 +50,15 @@ import numpy as np  # noqa: E402
 from bots.bank import BankReply, BankSource, BankThread, ReplyBank, read_bank  # noqa: E402
 from bots.personas import CORPUS_PERSONAS  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
+from bots.swarm.evaluation import join_quality  # noqa: E402
+from bots.swarm.runlog import read_log  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS  # noqa: E402
+from detection.dataset import load_dataset  # noqa: E402
+from detection.features import embed_forum  # noqa: E402
 from detection.pipeline import run_detection  # noqa: E402
+from detection.realism import bot_posts_from_log, measure  # noqa: E402
+from index.backends import BACKENDS as EMBEDDING_BACKENDS  # noqa: E402
 from index.cache import text_key  # noqa: E402
 from index.documents import clip  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
@@ -55,6 +67,8 @@ from murmur.realism import corpus_forum, nlu_parser, run_and_measure  # noqa: E4
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 BACKENDS = ("splice", "bank")
+PERSONA_SITES = ROOT / "index" / "corpus_personas.yml"
+DISTRACTOR_SITES = {"history.meta", "bicycles.meta", "beer.meta", "coffee.meta"}
 SCALES = (10_000, 100_000)
 
 
@@ -137,6 +151,10 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict:
     async with RasaServer(trained.model_path, action_url="http://127.0.0.1:9/unused", rasa_bin=rasa_bin,
                           log_path=tmp / "rasa-parse.log") as parser_server:
         parse = nlu_parser(parser_server.url)
+        if args.embedding_backends:
+            embedder.close()
+            results["embedding_backends"] = await embedding_backends(args, tmp, template, parse)
+            return results
         for backend in BACKENDS:
             settings = parse_settings({"seed": args.seed, "replies": {"backend": backend},
                                        "swarm": {"log_dir": str(tmp / "runs")}})
@@ -159,6 +177,65 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict:
     results["embed_rate"] = _embed_rate(embedder, bank)
     embedder.close()
     return results
+
+
+async def embedding_backends(args: argparse.Namespace, tmp: Path, template: Path, parse) -> dict:
+    """The bank generator once per embedding backend, judged by its own backend and by torch (one fixed ruler)."""
+    import yaml
+
+    persona_sites = {p["name"]: p["site"] for p in yaml.safe_load(PERSONA_SITES.read_text())["site_personas"]}
+    out: dict = {}
+    embedders = {}
+    for backend in EMBEDDING_BACKENDS:
+        settings = parse_settings({"seed": args.seed, "index": {"backend": backend},
+                                   "swarm": {"log_dir": str(tmp / f"runs-{backend}")}})
+        embedders[backend] = embedder = await asyncio.to_thread(
+            Embedder, cache_path=settings.index.cache_path, batch_size=settings.index.batch_size,
+            threads=settings.index.threads, backend=backend, onnx_dir=settings.index.onnx_dir)
+        print(f"{backend}: {args.bots} bots over {args.hours:g} simulated hours (bank) ...", flush=True)
+        began = time.perf_counter()
+        run = await run_and_measure(settings, template=template, folder=tmp / f"emb-{backend}", admin_token=ADMIN_TOKEN,
+                                    embedder=embedder, parse=parse, personas_dir=CORPUS_PERSONAS, bots=args.bots,
+                                    hours=args.hours, run_id=f"realism-{backend}", progress=not args.quiet,
+                                    echo=lambda line: print(f"    {line}", flush=True))
+        quality = join_quality(run.result.log_path, run.db, persona_sites, DISTRACTOR_SITES,
+                               settings.swarm.relevance_threshold)
+        out[backend] = {"realism": run.realism.as_dict(), "wall_s": time.perf_counter() - began,
+                        "joins": quality.joins, "on_site_share": quality.on_site_share,
+                        "distractor_share": quality.distractor_share, "dataset": str(run.dataset),
+                        "log": str(run.result.log_path)}
+    ruler = embedders["torch"]
+    for backend, row in out.items():  # the same ruler for every run: torch
+        dataset = load_dataset(Path(row["dataset"]))
+        judged = measure(dataset, embed_forum(dataset.forum, ruler),
+                         bot_posts_from_log(list(read_log(Path(row["log"]))), dataset))
+        row["torch_ruler"] = {"responsiveness_bots": judged.responsiveness_bots,
+                              "responsiveness_people": judged.responsiveness_people}
+    reference = Path(out["torch"]["dataset"])
+    for backend, embedder in embedders.items():  # one dataset, each backend's vectors
+        out[backend]["text_auc_on_torch_run"] = await asyncio.to_thread(
+            detector_line, reference, tmp / f"detect-{backend}", embedder, args.seed)
+        embedder.close()
+    return out
+
+
+def report_embedding_backends(results: dict) -> None:
+    rows = results["embedding_backends"]
+    print(rule(f"The bank per embedding backend: {results['forum_threads']} corpus threads, {results['bots']} corpus "
+               f"personas, {results['hours']:g} simulated hours, seed {results['seed']}"))
+    width = 34
+    print(f"{'backend':<10} {'bot replies':>11} {'responsiveness bots/people (own)':>{width}} "
+          f"{'(torch ruler)':>{width}} {'on-site':>8} {'distractors':>11} {'text AUC, torch run':>24}")
+    for backend, row in rows.items():
+        r, t, auc = row["realism"], row["torch_ruler"], row["text_auc_on_torch_run"]
+        own = (f"{fmt(r['responsiveness_bots'])}/{fmt(r['responsiveness_people'])} "
+               f"({r['responsiveness_bots'] - r['responsiveness_people']:+.3f})")
+        fixed = (f"{fmt(t['responsiveness_bots'])}/{fmt(t['responsiveness_people'])} "
+                 f"({t['responsiveness_bots'] - t['responsiveness_people']:+.3f})")
+        print(f"{backend:<10} {r['bot_replies']:>11} {own:>{width}} {fixed:>{width}} {row['on_site_share']:>8.1%} "
+              f"{row['distractor_share']:>11.1%} {fmt(auc['mean']):>8} [{fmt(auc['ci'][0])}, {fmt(auc['ci'][1])}]")
+    print("goal for a default backend: responsiveness within people - 0.03 (the realism test), and no loss against "
+          "torch beyond the runs' spread")
 
 
 def _embed_rate(embedder: Embedder, bank: ReplyBank, n: int = 200) -> float:
@@ -231,15 +308,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="24 simulated hours")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "realism.json", help="where the numbers go")
+    parser.add_argument("--embedding-backends", action="store_true",
+                        help="compare the embedding backends (torch, onnx, onnx-int8) on the bank instead")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where the numbers go (var/realism.json; var/realism-backends.json with --embedding-backends)")
     args = parser.parse_args()
     if args.quick:
         args.hours = 24.0
+    args.json = args.json or ROOT / "var" / ("realism-backends.json" if args.embedding_backends else "realism.json")
     with tempfile.TemporaryDirectory(prefix="murmur-bench-realism-") as tmp:
         results = asyncio.run(bench(args, Path(tmp)))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    report(results)
+    if args.embedding_backends:
+        report_embedding_backends(results)
+    else:
+        report(results)
     print(f"\nnumbers: {args.json}; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

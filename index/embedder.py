@@ -56,7 +56,7 @@ class Embedder:
     """Text -> normalised float32 vectors, offline, batched, cached."""
 
     def __init__(self, *, cache_path: Path | str | None = None, batch_size: int = 16, threads: int | None = None,
-                 backend: str = "onnx-int8", onnx_dir: Path | str = Path("var/onnx")) -> None:
+                 backend: str = "onnx", onnx_dir: Path | str = Path("var/onnx")) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"  # in code, not only in the environment: never contact a hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         if backend not in BACKENDS:
