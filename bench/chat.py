@@ -52,9 +52,9 @@ from bots.errors import RasaError  # noqa: E402
 from bots.library import Library  # noqa: E402
 from bots.personas import Persona  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
-from bots.runtime import label_acts, reply_generator  # noqa: E402
+from murmur.assembly import label_acts, reply_generator  # noqa: E402
 from bots.splice import SpliceGenerator  # noqa: E402
-from bots.runtime import personas_by_name  # noqa: E402
+from murmur.assembly import personas_by_name  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
 from index.cache import text_key  # noqa: E402
 from index.embedder import Embedder  # noqa: E402

@@ -108,7 +108,7 @@ async def local_forum(directory: Path, posts: int, admin_token: str) -> AsyncIte
         "limits": {"posts_per_minute": 1e9, "post_burst": 1_000_000},
         "events": {"queue_size": max(1000, 2 * posts)},  # a subscriber is never dropped mid-round
     }})
-    runner, port = await start_site(create_app(settings, db=directory / "forum.db", admin_token=admin_token), "127.0.0.1", 0)
+    runner, port = await start_site(create_app(settings.forum, db=directory / "forum.db", admin_token=admin_token), "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -506,7 +506,7 @@ def use_cache_copy(embedder: Embedder, base: Path, target: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def forum_on(db: Path, settings: Settings) -> AsyncIterator[str]:
-    runner, port = await start_site(create_app(settings, db=db, admin_token=ADMIN_TOKEN), "127.0.0.1", 0)
+    runner, port = await start_site(create_app(settings.forum, db=db, admin_token=ADMIN_TOKEN), "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

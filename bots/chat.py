@@ -28,7 +28,7 @@ from bots.personas import Persona
 from bots.replies import ReplyGenerator
 from conversations.errors import RateLimited
 from conversations.ratelimit import RateLimiter
-from murmur.config import ChatSettings
+from bots.settings import ChatSettings
 
 log = logging.getLogger("murmur.chat")
 HERE = Path(__file__).parent

@@ -21,7 +21,7 @@ import aiohttp
 from bots.personas import Persona
 from bots.stance import TOPIC_THRESHOLD as STANCE_THRESHOLD  # noqa: F401 - importable as before
 from bots.stance import StanceReader
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 MAX_TRACKED_CONVERSATIONS = 10_000
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 
 class RasaError(MurmurError):

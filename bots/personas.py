@@ -7,7 +7,6 @@ key and the fix, so a typo never silently changes a bot's behaviour.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from index.matching import PersonaProfile
-from murmur.errors import MurmurError
+from core.errors import MurmurError
+from core.validation import explain
 
 
 SHIPPED_PERSONAS = Path(__file__).resolve().parent / "personas"  # two per seed-thread topic
@@ -125,25 +125,6 @@ class Persona(_Strict):
         return PersonaProfile(self.name, self.interests, self.bio)
 
 
-_FIELDS: dict[str, list[str]] = {
-    "": list(Persona.model_fields), "style": list(Style.model_fields), "schedule": list(Schedule.model_fields),
-    "limits": list(Limits.model_fields), "style.length": list(Length.model_fields),
-}
-
-
-def _message(file: Path, error: dict) -> str:
-    path = ".".join(str(p) for p in error["loc"])
-    if error["type"] == "extra_forbidden":
-        parent = ".".join(str(p) for p in error["loc"][:-1] if not isinstance(p, int))
-        known = _FIELDS.get(parent, [])
-        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"allowed here: {', '.join(known)}"
-        return f"{file}: unknown key '{path}'; {hint}"
-    if error["type"] == "missing":
-        return f"{file}: {path}: missing; add it"
-    return f"{file}: {path}: {error['msg']} (got {error.get('input')!r})"
-
-
 def load_persona(file: Path) -> Persona:
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -154,7 +135,7 @@ def load_persona(file: Path) -> Persona:
     try:
         persona = Persona.model_validate(data)
     except ValidationError as exc:
-        raise PersonaError("\n".join(_message(file, e) for e in exc.errors())) from None
+        raise PersonaError("\n".join(explain(e, Persona).line(str(file)) for e in exc.errors())) from None
     if persona.name != file.stem:
         raise PersonaError(f"{file}: name: '{persona.name}' differs from the file name; rename one so they match")
     return persona

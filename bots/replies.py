@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 ACTS = ("greet", "answer", "agree", "disagree", "ask_follow_up", "give_source", "welcome", "disclose",
         "stay_silent", "goodbye")

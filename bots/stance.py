@@ -38,7 +38,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from bots.personas import Persona, Stance
 from index.embedder import Embedder
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 STANCE_SET = Path(__file__).with_name("stance_set.jsonl")
 TOPIC_THRESHOLD = 0.25  # cosine message <-> topic phrase below which a message is not about the topic (CV on train)

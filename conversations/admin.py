@@ -33,7 +33,7 @@ routes = web.RouteTableDef()
 async def create_synthetic_account(request: web.Request) -> web.Response:
     """A bot account with its persona recorded as ground truth; an existing bot handle is reused with a new token."""
     require_admin(request)
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     body = parse_body(NewSyntheticAccount, await read_json(request, limits))
     handle = check_handle(body.handle, limits)
     display_name = check_text("display_name", body.display_name or handle, limits.handle_max_chars * 2, "handle_max_chars")
@@ -49,7 +49,7 @@ async def create_synthetic_account(request: web.Request) -> web.Response:
 @routes.post("/api/admin/provenance")
 async def record_provenance(request: web.Request) -> web.Response:
     require_admin(request)
-    body = parse_body(NewProvenance, await read_json(request, request.app[SETTINGS].forum.limits))
+    body = parse_body(NewProvenance, await read_json(request, request.app[SETTINGS].limits))
     provenance = Provenance(
         persona=check_text("persona", body.persona, 200, "persona"),
         run_id=check_text("run_id", body.run_id, 200, "run_id"),
@@ -72,7 +72,7 @@ async def replay(request: web.Request) -> web.Response:
     of what was added, in commit order, so the caller knows the new posts without reading them back.
     """
     require_admin(request)
-    body = parse_body(Replay, await read_json(request, request.app[SETTINGS].forum.limits))
+    body = parse_body(Replay, await read_json(request, request.app[SETTINGS].limits))
     threads = [parse_thread(record, f"threads[{i}]") for i, record in enumerate(body.threads)]
     stats, events = await request.app[STORE].import_with_events(threads)
     return web.json_response({"posts_added": stats.posts_added, "posts_skipped": stats.posts_skipped,
@@ -86,7 +86,7 @@ async def set_meta(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     if not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:
         raise InvalidInput("key", "use up to 64 letters, digits, '-' or '_'")
-    await request.app[STORE].set_meta(key, await read_json(request, request.app[SETTINGS].forum.limits))
+    await request.app[STORE].set_meta(key, await read_json(request, request.app[SETTINGS].limits))
     return web.json_response({"key": key, "stored": True})
 
 

@@ -55,7 +55,7 @@ async def _spend_post_token(request: web.Request, account: Account) -> str | Non
 
 @routes.post("/api/accounts")
 async def create_account(request: web.Request) -> web.Response:
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     body = parse_body(NewAccount, await read_json(request, limits))
     handle = check_handle(body.handle, limits)
     display_name = check_text("display_name", body.display_name or handle, limits.handle_max_chars * 2, "handle_max_chars")
@@ -70,7 +70,7 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.get("/api/threads")
 async def list_threads(request: web.Request) -> web.Response:
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     limit = query_int(request, "limit", 20, 1, limits.page_size_max)
     offset = query_int(request, "offset", 0, 0)
     threads, total = await request.app[STORE].list_threads(limit, offset)
@@ -82,7 +82,7 @@ async def list_threads(request: web.Request) -> web.Response:
 
 @routes.post("/api/threads")
 async def create_thread(request: web.Request) -> web.Response:
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     account = await current_account(request)
     key = idempotency_key(request)
     body = parse_body(NewThread, await read_json(request, limits))
@@ -96,7 +96,7 @@ async def create_thread(request: web.Request) -> web.Response:
 
 @routes.get("/api/threads/search")
 async def search_threads(request: web.Request) -> web.Response:
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     text = request.query.get("q", "")
     if not text.strip():
         raise InvalidInput("q", "give some text to search for, e.g. /api/threads/search?q=espresso")
@@ -114,7 +114,7 @@ async def read_thread(request: web.Request) -> web.Response:
 
 @routes.post("/api/threads/{thread_id}/posts")
 async def reply(request: web.Request) -> web.Response:
-    limits = request.app[SETTINGS].forum.limits
+    limits = request.app[SETTINGS].limits
     thread_id = path_id(request, "thread_id")
     account = await current_account(request)
     key = idempotency_key(request)
@@ -141,7 +141,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         latest = await store.latest_seq()
         if since is not None and since > latest:
             raise InvalidInput("since", f"{since} is ahead of the latest event ({latest}); reconnect with since={latest} or less")
-        ws = web.WebSocketResponse(heartbeat=request.app[SETTINGS].forum.events.heartbeat_s)
+        ws = web.WebSocketResponse(heartbeat=request.app[SETTINGS].events.heartbeat_s)
         await ws.prepare(request)
         request.app[SOCKETS].add(ws)
         reader = asyncio.create_task(_drain_incoming(ws))

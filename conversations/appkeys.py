@@ -9,9 +9,9 @@ from aiohttp import web
 from conversations.events import EventHub
 from conversations.ratelimit import RateLimiter
 from conversations.store import ForumStore
-from murmur.config import Settings
+from conversations.settings import ForumSettings
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = web.AppKey("settings", ForumSettings)
 STORE = web.AppKey("store", ForumStore)
 HUB = web.AppKey("hub", EventHub)
 POST_LIMITER = web.AppKey("post_limiter", RateLimiter)

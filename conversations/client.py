@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 log = logging.getLogger("murmur.client")
 

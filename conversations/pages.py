@@ -38,7 +38,7 @@ async def index(request: web.Request) -> web.Response:
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         latest_seq=await store.latest_seq(),
-        limits=request.app[SETTINGS].forum.limits,
+        limits=request.app[SETTINGS].limits,
     )
 
 
@@ -47,7 +47,7 @@ async def thread_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     seq = await store.latest_seq()  # read first: the page then replays anything committed after it
     thread, posts = await store.get_thread(path_id(request, "thread_id"))
-    return _render("thread.html", thread=thread, posts=posts, latest_seq=seq, limits=request.app[SETTINGS].forum.limits)
+    return _render("thread.html", thread=thread, posts=posts, latest_seq=seq, limits=request.app[SETTINGS].limits)
 
 
 routes.static("/static", HERE / "static")

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from conversations.errors import InvalidInput, TooLarge
 from conversations.models import format_time, parse_time
-from murmur.config import ForumLimits
+from conversations.settings import ForumLimits
+from core.validation import explain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,10 +68,6 @@ class NewProvenance(_Body):
     idempotency_key: StrictStr | None = None
 
 
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it; it is not part of this request",
-}
 
 
 async def read_json(request: web.Request, limits: ForumLimits) -> Any:
@@ -95,10 +92,9 @@ def parse_body(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        fix = _FIXES.get(error["type"], "")
-        raise InvalidInput(field, error["msg"].lower() + (f"; {fix}" if fix else "")) from None
+        field, problem = explain(exc.errors()[0], model, unknown_fix="remove it; it is not part of this request",
+                                 fix="see /api/openapi.json for the request's schema").field_problem()
+        raise InvalidInput(field or "body", problem) from None
 
 
 def check_text(field: str, value: str, max_chars: int, setting: str) -> str:

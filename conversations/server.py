@@ -1,4 +1,4 @@
-"""The forum's aiohttp application: ``create_app(settings)``.
+"""The forum's aiohttp application: ``create_app(forum settings)``.
 
 Resources (the store, the event hub) are opened in ``cleanup_ctx`` and the
 event sockets are closed on shutdown. Domain errors become JSON ``{"error"}``
@@ -21,7 +21,7 @@ from conversations.errors import ForumError, RateLimited
 from conversations.events import EventHub
 from conversations.ratelimit import RateLimiter
 from conversations.store import ForumStore
-from murmur.config import Settings
+from conversations.settings import ADMIN_TOKEN_ENV, ForumSettings
 
 log = logging.getLogger("murmur.forum")
 
@@ -50,20 +50,19 @@ async def errors_as_json(request: web.Request, handler: Callable[[web.Request], 
     return response
 
 
-def _admin_token(settings: Settings) -> str:
-    if settings.forum.admin_token:
-        return settings.forum.admin_token
+def _admin_token(forum: ForumSettings) -> str:
+    if forum.admin_token:
+        return forum.admin_token
     token = secrets.token_urlsafe(24)
-    log.warning("no admin token configured; this run's admin token is %s (set MURMUR_ADMIN_TOKEN to fix one)", token)
+    log.warning("no admin token configured; this run's admin token is %s (set %s to fix one)", token, ADMIN_TOKEN_ENV)
     return token
 
 
-def create_app(settings: Settings, *, db: Path | str | None = None, admin_token: str | None = None) -> web.Application:
-    """The forum app; ``db`` and ``admin_token`` override the settings (the CLI's --db, tests)."""
-    forum = settings.forum
+def create_app(forum: ForumSettings, *, db: Path | str | None = None, admin_token: str | None = None) -> web.Application:
+    """The forum app from its own settings section; ``db`` and ``admin_token`` override it (the CLI's --db, tests)."""
     app = web.Application(middlewares=[errors_as_json], client_max_size=forum.limits.body_max_bytes)
-    app[SETTINGS] = settings
-    app[ADMIN_TOKEN] = admin_token or _admin_token(settings)
+    app[SETTINGS] = forum
+    app[ADMIN_TOKEN] = admin_token or _admin_token(forum)
     app[HUB] = EventHub(forum.events.queue_size)
     app[POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)
     app[SIMULATED_POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)

@@ -192,7 +192,7 @@ def run_detection(dataset_dir: Path, out_dir: Path, *, detectors: list[str] | No
 
 def _default_embedder():
     from index.build import open_embedder
-    from murmur.config import IndexSettings
+    from index.settings import IndexSettings
 
     return open_embedder(IndexSettings())
 

@@ -16,7 +16,7 @@ from index.documents import MAX_REPLIES, ThreadText, thread_vectors
 from index.embedder import Embedder
 from index.errors import IndexFileError, UnknownThread
 from index.threads import ThreadIndex
-from murmur.config import IndexSettings
+from index.settings import IndexSettings
 
 CHUNK = 128  # threads embedded per step: big enough to batch well, small enough for a lively progress bar
 

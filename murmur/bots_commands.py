@@ -73,7 +73,7 @@ async def rasa_server_for(settings: Settings, action_url: str,
 async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None) -> None:
     from bots.chat import ENGINE, create_chat_app
     from bots.dialogue import DialogueEngine, StanceReader
-    from bots.runtime import label_acts, library_for, personas_by_name, reply_generator
+    from murmur.assembly import label_acts, library_for, personas_by_name, reply_generator
     from index.build import open_embedder
 
     personas = personas_by_name(settings)

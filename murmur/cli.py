@@ -51,7 +51,7 @@ def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | Non
 
     settings = _settings(ctx)
     host, port = host or settings.forum.host, settings.forum.port if port is None else port
-    app = create_app(settings, db=db)
+    app = create_app(settings.forum, db=db)
     click.echo(f"murmur forum on http://{host}:{port}/  (database {db or settings.forum.db}; Ctrl-C stops)")
     try:
         web.run_app(app, host=host, port=port, print=None)

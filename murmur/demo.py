@@ -65,7 +65,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     embedder = await asyncio.to_thread(_show_matches, settings, db)
     token = admin_token or settings.forum.admin_token or secrets.token_urlsafe(24)
     host = settings.forum.host
-    runner, port = await start_site(create_app(settings, db=db, admin_token=token), host,
+    runner, port = await start_site(create_app(settings.forum, db=db, admin_token=token), host,
                                     settings.forum.port if port is None else port)
     url = f"http://{host}:{port}"
     log_path = settings.swarm.log_dir

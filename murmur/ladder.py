@@ -135,7 +135,7 @@ async def _cell(settings: Settings, cell: Cell, out: Path, people: Path, every: 
         "rasa": settings.rasa.model_copy(update={"url": rasa_url}),
         "replies": settings.replies.model_copy(update={"backend": cell.generator}),
         "swarm": settings.swarm.model_copy(update={"behaviour": cell.behaviour, "log_dir": folder / "runs"})})
-    runner, port = await start_site(create_app(cell_settings, db=db, admin_token=TOKEN), "127.0.0.1", 0)
+    runner, port = await start_site(create_app(cell_settings.forum, db=db, admin_token=TOKEN), "127.0.0.1", 0)
     try:
         result = await run_swarm(cell_settings, forum_url=f"http://127.0.0.1:{port}", admin_token=TOKEN, bots=bots,
                                  personas_dir=CORPUS_PERSONAS, hours=days * 24, run_id=f"ladder-{cell.name}",

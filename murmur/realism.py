@@ -72,7 +72,7 @@ async def run_and_measure(settings: Settings, *, template: Path, folder: Path, a
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "forum.db"
     shutil.copyfile(template, db)
-    runner, port = await start_site(create_app(settings, db=db, admin_token=admin_token), "127.0.0.1", 0)
+    runner, port = await start_site(create_app(settings.forum, db=db, admin_token=admin_token), "127.0.0.1", 0)
     try:
         result = await run_swarm(settings, forum_url=f"http://127.0.0.1:{port}", admin_token=admin_token, bots=bots,
                                  personas_dir=personas_dir, hours=hours, run_id=run_id, progress=progress, echo=echo,

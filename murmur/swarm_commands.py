@@ -90,7 +90,7 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
 
     from bots.actions import add_action_server
     from bots.dialogue import DialogueEngine, StanceReader
-    from bots.runtime import label_acts
+    from murmur.assembly import label_acts
     from murmur.bots_commands import rasa_server_for
 
     app = web.Application()
@@ -137,7 +137,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
     ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
     everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
     """
-    from bots.runtime import personas_by_name, reply_generator
+    from murmur.assembly import personas_by_name, reply_generator
     from bots.swarm import Swarm
     from bots.swarm.forum_view import library_threads, load_threads, people_posts
     from bots.swarm.timing import PeopleTiming

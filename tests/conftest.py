@@ -58,7 +58,7 @@ async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, str
 async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None, port: int = 0) -> RunningForum:
     """A forum on a loopback port (0: a free one); pass ``db`` and ``port`` of a stopped one to restart it."""
     db = db or tmp_path / "forum.db"
-    app = create_app(settings, db=db, admin_token=ADMIN_TOKEN)
+    app = create_app(settings.forum, db=db, admin_token=ADMIN_TOKEN)
     runner, url = await serve(app, port)
     anonymous = ForumClient(url)
     return RunningForum(url=url, db=db, app=app, runner=runner, admin=anonymous.with_token(ADMIN_TOKEN), anonymous=anonymous)

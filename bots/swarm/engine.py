@@ -49,8 +49,8 @@ from index.documents import MAX_REPLIES, thread_vectors
 from index.embedder import Embedder
 from index.matching import Matcher
 from index.threads import ThreadIndex
-from murmur.config import SwarmSettings
-from murmur.errors import MurmurError
+from bots.settings import SwarmSettings
+from core.errors import MurmurError
 
 log = logging.getLogger("murmur.swarm")
 T = TypeVar("T")

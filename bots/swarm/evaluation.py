@@ -18,7 +18,7 @@ from bots.personas import Persona
 from bots.swarm.bots import active_at
 from bots.swarm.runlog import read_log
 from conversations.models import parse_time
-from murmur.config import SwarmSettings
+from bots.settings import SwarmSettings
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bots.swarm.bots import Bot
 from bots.swarm.forum_view import ThreadState
-from murmur.config import SwarmSettings
+from bots.settings import SwarmSettings
 
 REASONS = ("joined", "below_threshold", "busy", "asleep", "daily_budget", "cooldown", "thread_limit", "own_post",
            "bots_per_thread", "consecutive_bots", "draw")

@@ -24,7 +24,7 @@ from typing import Any
 
 from conversations.importers import located_threads
 from conversations.models import ImportedPost, ImportedThread, format_time, parse_time
-from murmur.errors import MurmurError
+from core.errors import MurmurError
 
 DEFAULT_LEAD = timedelta(days=7)  # without --from: the forum already holds a week of the people's conversations
 EXAMPLES = 5  # skipped posts named in messages and the run log

@@ -1,8 +1,5 @@
-"""Assembling the bots' parts from settings: personas, the reply generator and what it draws on.
-
-(The shell's ``murmur/`` wires these into commands; this module only knows
-the bots' own parts and their settings.)
-"""
+"""Assembly: the bots' parts built from the whole app's settings (personas, the reply generator and what it
+draws on), in the shell, so that nothing below ``murmur/`` needs the composed Settings."""
 
 from __future__ import annotations
 
