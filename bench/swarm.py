@@ -49,11 +49,11 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-import bots.swarm as swarm_package  # noqa: E402
 from bots.personas import Persona  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
 from bots.swarm.bots import Bot  # noqa: E402
 from bots.swarm.engine import Swarm, SwarmResult  # noqa: E402
+from bots.swarm.hooks import SwarmHooks  # noqa: E402
 from bots.swarm.evaluation import join_quality  # noqa: E402
 from bots.swarm.forum_view import ThreadState  # noqa: E402
 from bots.swarm.runlog import read_log  # noqa: E402
@@ -72,7 +72,7 @@ from murmur.loading import import_path  # noqa: E402
 from bots.swarm.replay import read_replay  # noqa: E402
 from murmur.forwarding import ActionForwarder  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
-from murmur.swarm_commands import run_swarm  # noqa: E402
+from murmur.assembly import run_swarm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_FILES = (CORPUS_THREADS, CORPUS_DISTRACTORS)
@@ -219,8 +219,6 @@ class NaiveMatcher:
 class Probe:
     """What one run measured beyond SwarmResult."""
 
-    accounts_s: float = 0.0  # creating the bots' accounts, once, before the first step
-    accounts_forum_s: float = 0.0
     phase_two_s: float = 0.0  # wall time of phase 2 (turns run concurrently: Rasa and generation overlap)
     phase_twos: int = 0  # phase-2 calls with at least one job, and their jobs: how many turns overlap
     phase_two_jobs: int = 0
@@ -256,23 +254,35 @@ class TimedMatcher:
             self.probe.call_s["personas_for"] += time.perf_counter() - started
 
 
-def time_faiss(index: ThreadIndex, probe: Probe) -> None:
-    """Wrap the index's FAISS-touching methods on this instance only, adding their time to probe.faiss_s."""
-    for name in ("search_many", "vector", "upsert"):
-        method = getattr(index, name)
+class TimedIndex:
+    """The swarm's ThreadIndex, with its FAISS-touching calls (search, vector reconstruction, upsert) timed."""
 
-        def timed(*args, _method=method, **kwargs):
+    TIMED = ("search_many", "vector", "upsert")
+
+    def __init__(self, inner: ThreadIndex, probe: Probe) -> None:
+        self.inner = inner
+        self.probe = probe
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self.inner, name)
+        if name not in self.TIMED:
+            return attribute
+
+        def timed(*args, **kwargs):
             started = time.perf_counter()
             try:
-                return _method(*args, **kwargs)
+                return attribute(*args, **kwargs)
             finally:
-                probe.faiss_s += time.perf_counter() - started
+                self.probe.faiss_s += time.perf_counter() - started
 
-        setattr(index, name, timed)
+        return timed
+
+    def __len__(self) -> int:
+        return len(self.inner)
 
 
 SKIP_TYPES = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, Persona,
-              ThreadState, ThreadIndex, NaiveThreads, Embedder, Probe, Swarm)
+              ThreadState, ThreadIndex, TimedIndex, NaiveThreads, Embedder, Probe, Swarm)
 
 
 def retained_bytes(roots: Iterable[object]) -> int:
@@ -293,83 +303,41 @@ def retained_bytes(roots: Iterable[object]) -> int:
     return total
 
 
-def bench_swarm(naive: bool, probe: Probe) -> type[Swarm]:
-    """The swarm run_swarm builds, instrumented; for the naive run with the brute-force matcher from the start."""
+def bench_hooks(naive: bool, probe: Probe) -> SwarmHooks:
+    """Instruments for the swarm run_swarm builds; for the naive run, the brute-force matcher from the start."""
 
-    class BenchSwarm(Swarm):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            if naive:
-                threads = NaiveThreads.copy_of(self.index)
-                self.matcher = NaiveMatcher(self.matcher, threads, self.bots)
-                self.index = threads  # no FAISS in this run: new and changed threads go to the numpy matrix
-            else:
-                time_faiss(self.index, probe)
-            self.matcher = TimedMatcher(self.matcher, probe)
+    def ready(swarm: Swarm) -> None:
+        if naive:
+            threads = NaiveThreads.copy_of(swarm.index)
+            swarm.matcher = NaiveMatcher(swarm.matcher, threads, swarm.bots)
+            swarm.index = threads  # no FAISS in this run: new and changed threads go to the numpy matrix
+        else:
+            timed = TimedIndex(swarm.index, probe)
+            swarm.index = timed
+            swarm.matcher = Matcher(swarm.embedder, timed, [p.profile() for p in swarm.personas.values()])
+        swarm.matcher = TimedMatcher(swarm.matcher, probe)
 
-        async def _create_accounts(self) -> None:
-            started, forum = time.perf_counter(), self.seconds_in["forum"]
-            await super()._create_accounts()
-            probe.accounts_s += time.perf_counter() - started
-            probe.accounts_forum_s += self.seconds_in["forum"] - forum
+    def turns(jobs: int, seconds: float) -> None:
+        probe.phase_twos += 1
+        probe.phase_two_jobs += jobs
+        probe.phase_two_s += seconds
 
-        async def _phase_two(self, jobs) -> None:
-            if jobs:
-                probe.phase_twos += 1
-                probe.phase_two_jobs += len(jobs)
-            started = time.perf_counter()
-            try:
-                await super()._phase_two(jobs)
-            finally:
-                probe.phase_two_s += time.perf_counter() - started
+    def finished(swarm: Swarm) -> None:
+        matcher = swarm.matcher.inner
+        per_bot = [swarm.bots, swarm.bots_of, swarm.bot_accounts, swarm._queue,
+                   getattr(swarm.dialogue, "_last_stance", None)]
+        if isinstance(matcher, NaiveMatcher):  # the naive matcher's per-bot vectors are per-bot state
+            per_bot.append(matcher)
+        gc.collect()
+        probe.state_bytes = retained_bytes(r for r in per_bot if r is not None)
 
-        async def run(self) -> SwarmResult:
-            result = await super().run()
-            matcher = self.matcher.inner
-            per_bot = [self.bots, self.bots_of, self.bot_accounts, self._queue,
-                       getattr(self.dialogue, "_last_stance", None)]
-            if isinstance(matcher, NaiveMatcher):  # the naive matcher's per-bot vectors are per-bot state
-                per_bot.append(matcher)
-            gc.collect()
-            probe.state_bytes = retained_bytes(r for r in per_bot if r is not None)
-            return result
-
-    return BenchSwarm
+    return SwarmHooks(ready=ready, turns=turns, finished=finished)
 
 
-@contextlib.contextmanager
-def timed_encode(embedder: Embedder, probe: Probe):
-    """Time the model itself on this embedder (the index, the stance reader and the reply library all share it).
-
-    The model call is timed, inside Embedder's lock: busy time, not time spent waiting for the model (torch or ONNX).
-    """
-    model = embedder._model if embedder._model is not None else embedder._onnx
-    encode = model.encode
-
-    def timed(texts, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return encode(texts, *args, **kwargs)
-        finally:
-            probe.encode_s += time.perf_counter() - started
-            probe.encoded += len(texts)
-
-    model.encode = timed
-    try:
-        yield
-    finally:
-        del model.encode  # the class's method again
-
-
-@contextlib.contextmanager
-def swarm_class(cls: type[Swarm]):
-    """run_swarm imports Swarm from bots.swarm when called: point that name at ``cls`` for one run."""
-    original = swarm_package.Swarm
-    swarm_package.Swarm = cls
-    try:
-        yield
-    finally:
-        swarm_package.Swarm = original
+def model_time(embedder: Embedder, probe: Probe, before: tuple[float, int]) -> None:
+    """The model's own busy time and texts since ``before`` (Embedder's counters: every caller, every thread)."""
+    probe.encode_s += embedder.stats.model_seconds - before[0]
+    probe.encoded += embedder.stats.encoded - before[1]
 
 
 # -- CPU and memory of the processes -------------------------------------------------------------------------
@@ -537,8 +505,8 @@ class Run:
 
     @property
     def seconds(self) -> float:
-        """The run's wall time, less the one-off creation of the bots' accounts."""
-        return self.result.wall_seconds - self.probe.accounts_s
+        """The run's wall time (bot accounts are made inside it, each just before its first post)."""
+        return self.result.wall_seconds
 
     @property
     def actions(self) -> int:
@@ -568,7 +536,7 @@ class Run:
             "generation": self.probe.phase_two_s * generation / busy if busy else 0.0,
             "embedding": s.get("embedding", 0.0),
             "matching": s.get("matching", 0.0),
-            "forum": s.get("forum", 0.0) - self.probe.accounts_forum_s,
+            "forum": s.get("forum", 0.0),
         }
         out["policy/other"] = max(0.0, self.seconds - sum(out.values()))
         return {k: v / self.seconds for k, v in out.items()}
@@ -604,11 +572,12 @@ async def one_run(*, template: Path, cache: Path, tmp: Path, settings: Settings,
     async with forum_on(db, settings) as url:
         start = cpu_clock(rasa_pgid)
         began = time.perf_counter()
-        with swarm_class(bench_swarm(naive, probe)), timed_encode(embedder, probe):
-            result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, bots=bots, hours=hours,
-                                     personas_dir=PERSONAS, seed=SEED, run_id=run_id, progress=True,
-                                     echo=lambda _: None, embedder=embedder, on_action_url=forwarder.point_at,
-                                     replay=replay)
+        model_before = (embedder.stats.model_seconds, embedder.stats.encoded)
+        result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, bots=bots, hours=hours,
+                                 personas_dir=PERSONAS, seed=SEED, run_id=run_id, progress=True,
+                                 echo=lambda _: None, embedder=embedder, on_action_url=forwarder.point_at,
+                                 replay=replay, hooks=bench_hooks(naive, probe))
+        model_time(embedder, probe, model_before)
         total = time.perf_counter() - began
         end = cpu_clock(rasa_pgid)
     own_after, (_, rasa_after) = own_rss_mib(), group_usage(rasa_pgid)
@@ -680,7 +649,7 @@ def detail_table(runs: list[Run]) -> str:
     head = (f"{'bots':>5} {'matcher':<7} {'scans':>5} {'us/scan':>7} {'events':>6} {'us/event':>8} {'faiss':>5} "
             f"{'in flight':>9} {'rasa:action':>11} {'model':>5} {'encoded':>7} {'on-site':>7} {'same dec.':>9} "
             f"{'state KiB':>9} {'RSS MiB':>7} {'Rasa MiB':>8} {'cpu own':>7} {'cpu Rasa':>8} {'others':>6} "
-            f"{'setup s':>7} {'accts s':>7}")
+            f"{'setup s':>7}")
     lines = [head, rule(head)]
     for pair in pairs(runs):
         same = "-"
@@ -699,7 +668,7 @@ def detail_table(runs: list[Run]) -> str:
                 f"{r.probe.encoded:>7,} {on_site} {same + ('*' if r.capped else ''):>9} "
                 f"{r.probe.state_bytes / 1024:9,.0f} {r.own_rss_mib[1]:7,.0f} {r.rasa_rss_mib[1]:8,.0f} "
                 f"{r.cpu_own_s / r.result.wall_seconds:7.0%} {r.cpu_rasa_s / r.result.wall_seconds:8.0%} "
-                f"{r.others_share:6.0%} {r.setup_s:7.1f} {r.probe.accounts_s:7.1f}")
+                f"{r.others_share:6.0%} {r.setup_s:7.1f}")
         for r in pair.values():
             if r.result.tally.failures:
                 lines.append(f"      ^ {r.matcher}: {r.result.tally.failures} failed turns or posts (see its run log)")
@@ -743,8 +712,8 @@ def machine(settings: Settings, threads: int, rasa: str) -> str:
 
 
 NOTES = """\
-actions = join decisions (tally.decisions) + turns; every rate is per wall second of the run, its one-off account
-creation (accts s) left out. sim-min/s = simulated minutes per wall second. dec/s ph1 = decisions per second of
+actions = join decisions (tally.decisions) + turns; every rate is per wall second of the run (bot accounts are made
+inside it, each just before its first post). sim-min/s = simulated minutes per wall second. dec/s ph1 = decisions per second of
 the run outside its turns (phase 1: matching, join policy, posting, re-embedding): the swarm's own speed, Rasa
 aside. Shares of the run's wall time: rasa = a turn as the swarm sees it (stance embedding, the wait for one of
 rasa.concurrency's slots, Rasa's NLU and policies, murmur's action server writing the reply); embedding =

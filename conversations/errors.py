@@ -53,3 +53,7 @@ class StoreError(ForumError):
     """The database cannot be used as it is (e.g. written by a newer murmur)."""
 
     status = 500
+
+
+class NotAForum(ForumError):
+    """A path given as a forum database is missing, is not a murmur forum, or has another schema version."""

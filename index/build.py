@@ -1,17 +1,19 @@
 """Building the thread index from a forum database, and opening the one on disk.
 
-The build reads the forum's SQLite file directly (read-only), so it works
-whether or not the forum is running; the event sequence number it read
-first is stored with the index, so a follower resumes from there and
-nothing committed during the build is missed.
+The build reads the forum database through the forum's read side
+(``conversations.snapshot``: read-only, one transaction), so it works whether
+or not the forum is running; the event sequence number of that snapshot is
+stored with the index, so a follower resumes from there and nothing
+committed during the build is missed.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from conversations.errors import NotAForum
+from conversations.snapshot import ForumSnapshot
 from index.documents import MAX_REPLIES, ThreadText, thread_vectors
 from index.embedder import Embedder
 from index.errors import IndexFileError, UnknownThread
@@ -35,28 +37,23 @@ def load_index(settings: IndexSettings, embedder: Embedder) -> ThreadIndex:
     return ThreadIndex.load(settings.path, model_id=embedder.model_id, dims=embedder.dims)
 
 
-def connect_forum(db: Path) -> sqlite3.Connection:
-    if not Path(db).exists():
-        raise IndexFileError(f"{db}: no forum database here; run `murmur forum` or `murmur import` first, or pass --db")
+def connect_forum(db: Path) -> ForumSnapshot:
+    """The forum database, read through the forum's own read side."""
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        conn.execute("SELECT 1 FROM threads LIMIT 1")
-    except sqlite3.DatabaseError as exc:
-        raise IndexFileError(f"{db}: not a murmur forum database ({exc}); pass the forum's --db") from None
-    return conn
+        return ForumSnapshot.open(db)
+    except NotAForum as exc:
+        raise IndexFileError(str(exc)) from None
 
 
-def forum_threads(conn: sqlite3.Connection, thread_ids: list[int] | None = None, *,
+def forum_threads(snapshot: ForumSnapshot, thread_ids: list[int] | None = None, *,
                   max_posts: int = MAX_REPLIES + 1) -> Iterator[ThreadText]:
     """Each thread's title, opening post and first replies (as the index embeds them, by default)."""
-    ids = thread_ids if thread_ids is not None else [r[0] for r in conn.execute("SELECT id FROM threads ORDER BY id")]
-    for thread_id in ids:
-        row = conn.execute("SELECT title FROM threads WHERE id = ?", (thread_id,)).fetchone()
-        if row is None:
+    for thread_id in thread_ids if thread_ids is not None else snapshot.thread_ids():
+        found = snapshot.thread_text(thread_id, max_posts)
+        if found is None:
             raise UnknownThread(f"thread {thread_id} is not in the forum database")
-        bodies = [b for (b,) in conn.execute(
-            "SELECT body FROM posts WHERE thread_id = ? ORDER BY created_at, id LIMIT ?", (thread_id, max_posts))]
-        yield ThreadText(thread_id, row[0], bodies[0] if bodies else "", tuple(bodies[1:]))
+        title, bodies = found
+        yield ThreadText(thread_id, title, bodies[0] if bodies else "", tuple(bodies[1:]))
 
 
 def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
@@ -65,7 +62,7 @@ def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
     conn = connect_forum(db)
     try:
         index = new_index(settings, embedder)
-        index.last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        index.last_seq = conn.latest_seq()
         add_threads(index, embedder, forum_threads(conn), progress)
         return index
     finally:
@@ -75,7 +72,7 @@ def build_from_forum(db: Path, settings: IndexSettings, embedder: Embedder,
 def count_threads(db: Path) -> int:
     conn = connect_forum(db)
     try:
-        return conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+        return conn.thread_count()
     finally:
         conn.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class EmbedStats:
     encoded: int = 0
     encode_calls: int = 0
     truncated: int = 0
+    model_seconds: float = 0.0  # time inside the model call itself (busy time, not waiting for the lock)
 
 
 class Embedder:
@@ -117,13 +119,17 @@ class Embedder:
             self.stats.encode_calls += 1
             self.stats.encoded += len(texts)
             if self._onnx is not None:
+                began = time.perf_counter()
                 vectors = self._onnx.encode(texts)
+                self.stats.model_seconds += time.perf_counter() - began
                 self.stats.truncated += sum(n >= self.max_tokens for n in self._onnx.token_counts(texts))
                 return vectors
             lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
             self.stats.truncated += sum(n > self.max_tokens for n in lengths)
+            began = time.perf_counter()
             vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                          convert_to_numpy=True, show_progress_bar=False)
+            self.stats.model_seconds += time.perf_counter() - began
         return np.asarray(vectors, dtype=np.float32)
 
     def close(self) -> None:

@@ -1,10 +1,16 @@
-"""Assembly: the bots' parts built from the whole app's settings (personas, the reply generator and what it
-draws on), in the shell, so that nothing below ``murmur/`` needs the composed Settings."""
+"""Assembly, in one place: the forum client, index, matcher, Rasa server, dialogue engine, generators and swarm,
+built from the whole app's settings. Command modules parse options, call this and print; nothing below
+``murmur/`` needs the composed Settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -19,6 +25,15 @@ from bots.splice import SpliceGenerator
 from conversations.importers import CORPUS_THREADS
 from index.embedder import Embedder
 from murmur.config import Settings
+from murmur.errors import MurmurError
+from murmur.forum_lock import require_murmur_forum
+from murmur.serving import start_site, wait_for_stop
+
+if TYPE_CHECKING:
+    from bots.rasa_server import RasaServer
+    from bots.swarm.hooks import SwarmHooks
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ForumThreads = dict[int, tuple[str, list[str]]]  # thread id -> (title, post bodies): what a generator may not repeat
 
@@ -80,3 +95,177 @@ async def label_acts(generator: ReplyGenerator, settings: Settings, rasa_url: st
     with tqdm(unit="text", desc="reading the bank's acts with Rasa NLU", disable=not progress, leave=False) as bar:
         generator.labels = await ActLabels.by_rasa(bank, rasa_url, cache_path=settings.rasa.model_dir / "act-labels.sqlite",
                                                    concurrency=settings.rasa.concurrency, progress=bar.update)
+
+
+# -- Rasa ---------------------------------------------------------------------------------------------------
+
+
+def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[str], None] = print):
+    """Train the bots' Rasa model from bots/rasa and config.yml, unless an identical one exists."""
+    from bots.training import RASA_DIR, rasa_bin_in, train_model
+
+    return train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
+                       rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=echo)
+
+
+@contextlib.asynccontextmanager
+async def rasa_server_for(settings: Settings, action_url: str,
+                          echo: Callable[[str], None] = print) -> AsyncIterator[RasaServer]:
+    """The Rasa server of rasa.url, or one murmur trains (if needed, off the event loop) and starts with its
+    custom actions at ``action_url``; stopped on the way out."""
+    from bots.rasa_server import RasaServer
+    from bots.training import rasa_bin_in
+
+    if settings.rasa.url:
+        server = RasaServer.external(settings.rasa.url)
+    else:
+        model = await asyncio.to_thread(train_shared_model, settings, False, echo)
+        echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
+        server = RasaServer(model.model_path, action_url=action_url, rasa_bin=rasa_bin_in(settings.rasa.venv_path()),
+                            log_path=settings.rasa.model_dir / "rasa-server.log", ready_timeout_s=settings.rasa.start_timeout_s)
+    async with server:
+        yield server
+
+
+def default_run_id(seed: int) -> str:
+    return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-s{seed}"
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.match(run_id):
+        raise MurmurError(f"--run-id: {run_id!r} is not a run id; use up to 64 letters, digits, '.', '_' or '-'")
+    return run_id
+
+
+# -- chat and swarm ---------------------------------------------------------------------------------------
+
+
+async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None,
+                     echo: Callable[[str], None] = print) -> None:
+    """The chat page and web socket with every persona, over a Rasa server, until ``duration`` or Ctrl-C."""
+    from bots.chat import ENGINE, create_chat_app
+    from bots.dialogue import DialogueEngine, StanceReader
+    from index.build import open_embedder
+
+    personas = personas_by_name(settings)
+    if persona is not None and persona not in personas:
+        raise MurmurError(f"--persona: unknown persona {persona!r}; known: {', '.join(sorted(personas))}")
+    embedder = open_embedder(settings.index)
+    echo(f"loading what the replies draw on ({settings.replies.backend}) ...")
+    library = (await asyncio.to_thread(library_for, settings, embedder)) if settings.replies.backend == "splice" else None
+    generator = await asyncio.to_thread(reply_generator, settings, embedder, library=library, echo=echo)
+    app = create_chat_app(settings.chat, personas, generator)
+    host = settings.chat.host
+    runner, port = await start_site(app, host, settings.chat.port if port is None else port)
+    try:
+        async with rasa_server_for(settings, f"http://{host}:{port}/webhook", echo) as server:
+            await label_acts(generator, settings, server.url)
+            engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
+            app[ENGINE].engine = engine
+            page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")
+            echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Ctrl-C stops)")
+            await wait_for_stop(duration)
+            await engine.close()
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
+                       echo: Callable[[str], None] = print,
+                       on_action_url: Callable[[str], None] | None = None,
+                       progress: bool = True) -> AsyncIterator[object]:
+    """Rasa's custom actions served on loopback, a Rasa server using them, and a DialogueEngine over it."""
+    from aiohttp import web
+
+    from bots.actions import add_action_server
+    from bots.dialogue import DialogueEngine, StanceReader
+
+    app = web.Application()
+    add_action_server(app, personas, generator)
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    action_url = f"http://127.0.0.1:{port}/webhook"
+    if on_action_url is not None:  # an external Rasa server (rasa.url) whose actions are forwarded here
+        on_action_url(action_url)
+    try:
+        async with rasa_server_for(settings, action_url, echo) as server:
+            await label_acts(generator, settings, server.url, progress=progress)
+            engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
+            try:
+                yield engine
+            finally:
+                await engine.close()
+    finally:
+        await runner.cleanup()
+
+
+async def hold_before(admin, plan, progress: bool = True) -> int:
+    """Put the replay's posts from before its window into the forum (the forum holds everything before --from)."""
+    from bots.swarm.replay import replay_chunks_of_threads
+    from tqdm import tqdm
+
+    added = 0
+    chunks = replay_chunks_of_threads(plan.before)
+    with tqdm(total=sum(len(c) for c in chunks), unit="thread", desc="the forum before the window", disable=not progress,
+              leave=False) as bar:
+        for chunk in chunks:
+            added += (await admin.replay(chunk))["posts_added"]
+            bar.update(len(chunk))
+    await admin.set_meta("replay", plan.record())
+    return added
+
+
+async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bots: int | None = None,
+                    personas_dir: Path | None = None, hours: float | None = None, clock: str | None = None,
+                    seed: int | None = None, run_id: str | None = None, progress: bool = True,
+                    echo: Callable[[str], None] = print, embedder=None,
+                    on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
+                    replay=None):
+    """Everything a swarm run needs, from settings; returns the SwarmResult.
+
+    ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
+    everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
+    """
+    from bots.swarm import Swarm
+    from bots.swarm.forum_view import library_threads, load_threads, people_posts
+    from bots.swarm.timing import PeopleTiming
+    from conversations.client import ForumClient
+    from tqdm import tqdm
+
+    from index.build import add_threads, new_index, open_embedder
+    from index.matching import Matcher
+
+    seed = settings.seed if seed is None else seed
+    run_id = check_run_id(run_id or default_run_id(seed))
+    personas = personas_by_name(settings, personas_dir)
+    if replay is not None and (clock or settings.swarm.clock) != "simulated":
+        raise MurmurError("--replay: a replay runs on the simulated clock; drop --clock wall")
+    async with ForumClient(forum_url, admin_token) as admin:
+        await require_murmur_forum(admin)
+        if replay is not None:
+            echo(replay.summary())
+            await hold_before(admin, replay, progress)
+        echo(f"reading the forum at {forum_url} ...")
+        threads, latest_seq = await load_threads(admin, progress=progress)
+        people = PeopleTiming.of(people_posts(threads, {}))  # what the forum held at the start: nothing from later
+        embedder = embedder or open_embedder(settings.index)
+        echo(f"indexing {len(threads)} threads (cached embeddings are reused) ...")
+        index = new_index(settings.index, embedder)
+        texts = [threads[i].text() for i in sorted(threads)]
+        with tqdm(total=len(texts), unit="thread", desc="indexing", disable=not progress, leave=False) as bar:
+            await asyncio.to_thread(add_threads, index, embedder, texts, bar.update)
+        held = library_threads(threads)
+        if replay is not None:  # the bank leaves out the replayed threads, those still to come as well
+            held |= {-1 - n: (title, bodies) for n, (title, bodies) in enumerate(replay.texts())}
+        generator = await asyncio.to_thread(reply_generator, settings, embedder, forum=held, progress=progress, echo=echo)
+        async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
+            log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
+            matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
+            swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
+                          embedder=embedder, index=index, matcher=matcher, settings=settings.swarm, seed=seed,
+                          run_id=run_id, log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress,
+                          hooks=hooks, replay=replay, people=people)
+            span = (replay.until - replay.start).total_seconds() / 3600 if replay else swarm.hours
+            echo(f"swarm {run_id}: {len(swarm.bots)} bots, {span:g} h of forum time on the {swarm.clock_kind} clock "
+                 f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")
+            return await swarm.run()

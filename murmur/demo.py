@@ -12,15 +12,16 @@ detectors make of the result.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from pathlib import Path
 
 import click
 
 from bots.personas import CORPUS_PERSONAS
+from bots.swarm.hooks import SwarmHooks
 from conversations.importers import CORPUS_THREADS
 from conversations.server import create_app
+from conversations.snapshot import ForumSnapshot
 from murmur.config import Settings
 from murmur.errors import MurmurError
 from murmur.loading import import_path
@@ -43,7 +44,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                    duration: float | None = None, admin_token: str | None = None, replay: bool = False) -> None:
     import secrets
 
-    from murmur.swarm_commands import default_run_id, run_swarm
+    from murmur.assembly import default_run_id, run_swarm
 
     _fresh(db)
     plan = None
@@ -78,7 +79,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
                                  personas_dir=personas_dir(settings), echo=lambda line: click.echo(f"    {line}"),
-                                 swarm_hook=pace, replay=plan)
+                                 hooks=SwarmHooks(step=pace), replay=plan)
         log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())
@@ -148,8 +149,8 @@ def _show_matches(settings: Settings, db: Path):
     embedder = open_embedder(settings.index)
     index = build_and_save(settings, db, embedder, desc="    embedding")
     matcher = Matcher(embedder, index, load_profiles(personas_dir(settings)))
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        newest = conn.execute("SELECT id, title FROM threads ORDER BY last_activity_at DESC LIMIT 3").fetchall()
+    with ForumSnapshot.open(db) as forum:
+        newest = forum.newest_threads(3)
     click.echo(f"    {len(index)} threads indexed; who ought to be in the newest conversations:")
     for thread_id, title in newest:
         best = matcher.personas_for(thread_id, 1)[0]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
+from conversations.snapshot import ForumSnapshot
 from murmur.config import Settings
 
 
@@ -19,9 +19,8 @@ def _settings(ctx: click.Context) -> Settings:
 def _titles(db: Path, ids: list[int]) -> dict[int, str]:
     if not ids or not db.exists():
         return {}
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        marks = ",".join("?" * len(ids))
-        return dict(conn.execute(f"SELECT id, title FROM threads WHERE id IN ({marks})", ids))
+    with ForumSnapshot.open(db) as forum:
+        return forum.titles(ids)
 
 
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:

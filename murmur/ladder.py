@@ -46,7 +46,7 @@ from murmur.config import Settings
 from murmur.forwarding import ActionForwarder
 from murmur.loading import import_path
 from murmur.serving import start_site
-from murmur.swarm_commands import run_swarm
+from murmur.assembly import run_swarm
 
 GENERATORS = ("splice", "bank")
 CLOCKS = ("after", "replay")

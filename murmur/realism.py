@@ -67,7 +67,7 @@ async def run_and_measure(settings: Settings, *, template: Path, folder: Path, a
                           run_id: str, on_action_url: Callable[[str], None] | None = None,
                           progress: bool = False, echo: Callable[[str], None] = lambda _: None) -> RealismRun:
     """One swarm run on a copy of ``template``, exported and measured."""
-    from murmur.swarm_commands import run_swarm
+    from murmur.assembly import run_swarm
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "forum.db"

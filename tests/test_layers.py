@@ -7,6 +7,7 @@ import cannot hide an upward arrow.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,23 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from murmur.config import Settings\n    import bots.chat\n", encoding="utf-8")
     assert imported_packages(module) == [(2, "murmur"), (3, "bots")]
+
+
+FORUM_TABLES = ("threads", "posts", "accounts", "events", "gt_accounts", "gt_posts", "forum_meta")
+FORUM_SQL = re.compile(rf"\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:{'|'.join(FORUM_TABLES)})\b")  # SQL is written in capitals here
+
+
+def sql_on_forum_tables(text: str) -> list[str]:
+    return [match.group(0) for match in FORUM_SQL.finditer(text)]
+
+
+@pytest.mark.parametrize("package", ["core", "index", "bots", "detection", "murmur"])
+def test_only_the_forum_queries_its_tables(package):
+    found = [f"{path.relative_to(ROOT)}: {hit}" for path in sorted((ROOT / package).rglob("*.py"))
+             for hit in sql_on_forum_tables(path.read_text(encoding="utf-8"))]
+    assert not found, "read the forum through conversations.snapshot.ForumSnapshot:\n" + "\n".join(found)
+
+
+def test_the_sql_check_sees_a_query():
+    assert sql_on_forum_tables('conn.execute("SELECT id FROM threads WHERE x")') == ["FROM threads"]
+    assert sql_on_forum_tables("we read posts from threads in order") == []

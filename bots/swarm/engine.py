@@ -47,6 +47,7 @@ from conversations.client import ForumClient, ForumClientError, ForumUnavailable
 from conversations.models import format_time, parse_time
 from index.documents import MAX_REPLIES, thread_vectors
 from index.embedder import Embedder
+from bots.swarm.hooks import SwarmHooks
 from index.matching import Matcher
 from index.threads import ThreadIndex
 from bots.settings import SwarmSettings
@@ -131,9 +132,9 @@ class SwarmResult:
 class Swarm:
     def __init__(self, admin: ForumClient, personas: list[Persona], threads: dict[int, ThreadState], latest_seq: int,
                  *, dialogue: Dialogue, generator: ReplyGenerator, embedder: Embedder, index: ThreadIndex,
-                 settings: SwarmSettings, seed: int, run_id: str, log_path: Path, bots: int | None = None,
-                 hours: float | None = None, clock: str | None = None, progress: bool = True,
-                 on_step: Callable[[Swarm], Awaitable[None]] | None = None, replay: ReplayPlan | None = None,
+                 matcher: Matcher, settings: SwarmSettings, seed: int, run_id: str, log_path: Path,
+                 bots: int | None = None, hours: float | None = None, clock: str | None = None, progress: bool = True,
+                 hooks: SwarmHooks | None = None, replay: ReplayPlan | None = None,
                  people: PeopleTiming | None = None) -> None:
         self.admin = admin
         self.settings = settings
@@ -145,7 +146,7 @@ class Swarm:
         self.generator = generator
         self.embedder = embedder
         self.index = index
-        self.matcher = Matcher(embedder, index, [p.profile() for p in personas])
+        self.matcher = matcher  # over ``index``: the swarm upserts the threads it sees there, the matcher reads them
         self.personas = {p.name: p for p in personas}
         self.replay = replay
         self.people = people
@@ -159,7 +160,7 @@ class Swarm:
         self.log = RunLog(log_path)
         self.log_path = Path(log_path)
         self.progress_enabled = progress
-        self.on_step = on_step
+        self.hooks = hooks or SwarmHooks()
         self.tally = Tally()
         self.seconds_in: Counter[str] = Counter()
         self.bot_accounts: dict[int, str] = {}  # account id -> bot name
@@ -169,6 +170,8 @@ class Swarm:
         self._order = itertools.count()
         self._external: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.clock: Clock = WallClock()
+        if self.hooks.ready is not None:
+            self.hooks.ready(self)
 
     # -- the run ------------------------------------------------------------------------------------------
 
@@ -203,8 +206,8 @@ class Swarm:
                 await self._phase_two(jobs)
                 progress.update(self.clock.now(), self.tally)
                 self.log.flush()
-                if self.on_step is not None:
-                    await self.on_step(self)
+                if self.hooks.step is not None:
+                    await self.hooks.step(self)
             await self.clock.wait_until(end)
             progress.update(end, self.tally)
         finally:
@@ -215,6 +218,8 @@ class Swarm:
                            skipped=dict(sorted(self.tally.skipped.items())), threads_started=self.tally.threads_started,
                            threads_joined=len(self.tally.threads_joined), failures=self.tally.failures)
             self.log.close()
+        if self.hooks.finished is not None:
+            self.hooks.finished(self)
         return SwarmResult(self.run_id, self.seed, self.log_path, start, end, len(self.bots), self.tally,
                            time.perf_counter() - started, self.seconds_in)
 
@@ -427,7 +432,10 @@ class Swarm:
     async def _phase_two(self, jobs: list[_Job]) -> None:
         if not jobs:
             return
+        began = time.perf_counter()
         outcomes = await asyncio.gather(*(self._turn(job) for job in jobs))
+        if self.hooks.turns is not None:
+            self.hooks.turns(len(jobs), time.perf_counter() - began)
         for job, outcome in zip(jobs, outcomes):  # in decision order: the run does not depend on which finished first
             self._after_turn(job, outcome)
 

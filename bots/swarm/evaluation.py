@@ -1,13 +1,12 @@
 """How well a swarm run did, from its run log and the forum database: relevance of joins, and rule-keeping.
 
-Used by the tests, the benchmark and the demo's summary. Reads the forum's
-SQLite file directly (read-only): thread sites come from the ids imported
-threads keep (``site:question``), bot posts from the ground-truth tables.
+Used by the tests, the benchmark and the demo's summary. Reads the forum
+through its read side (``conversations.snapshot``): thread sites come from the
+ids imported threads keep (``site:question``), bot posts from the ground truth.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from bots.personas import Persona
 from bots.swarm.bots import active_at
 from bots.swarm.runlog import read_log
 from conversations.models import parse_time
+from conversations.snapshot import ForumSnapshot
 from bots.settings import SwarmSettings
 
 
@@ -44,8 +44,8 @@ class JoinQuality:
 
 
 def thread_sites(db: Path) -> dict[int, str | None]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return {i: (e.split(":", 1)[0] if e else None) for i, e in conn.execute("SELECT id, external_id FROM threads")}
+    with ForumSnapshot.open(db) as forum:
+        return forum.thread_sites()
 
 
 def join_quality(log_path: Path, db: Path, persona_sites: dict[str, str], distractor_sites: set[str],
@@ -89,11 +89,8 @@ class BotPost:
 
 def limit_violations(db: Path, personas: dict[str, Persona], settings: SwarmSettings) -> list[str]:
     """Every place the forum's bot posts break a persona limit or a saturation cap (empty: none)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT p.thread_id, p.author_id, a.handle, g.persona, p.created_at, g.account_id IS NOT NULL "
-            "FROM posts p JOIN accounts a ON a.id = p.author_id LEFT JOIN gt_accounts g ON g.account_id = p.author_id "
-            "ORDER BY p.thread_id, p.created_at, p.id").fetchall()
+    with ForumSnapshot.open(db) as forum:
+        rows = [(p.thread_id, None, p.handle, p.persona, p.created_at, p.synthetic) for p in forum.posts_in_thread_order()]
     problems: list[str] = []
     by_thread: dict[int, list[tuple]] = defaultdict(list)
     by_bot: dict[str, list[BotPost]] = defaultdict(list)

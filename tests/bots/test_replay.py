@@ -17,7 +17,7 @@ from bots.swarm.timing import PeopleTiming
 from conversations.models import parse_time
 from detection.export import export_forum
 from murmur.config import parse_settings
-from murmur.swarm_commands import run_swarm
+from murmur.assembly import run_swarm
 from tests.conftest import ADMIN_TOKEN, CORPUS_SPLIT, read_corpus_sample, start_forum, stop_forum
 
 SESSION = pytest.mark.asyncio(loop_scope="session")

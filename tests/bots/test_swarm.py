@@ -31,7 +31,8 @@ from bots.swarm.runlog import read_log
 from conversations.importers import SEED_THREADS
 from murmur.config import Settings, SwarmSettings, parse_settings
 from murmur.loading import import_path
-from murmur.swarm_commands import run_swarm
+from bots.swarm.hooks import SwarmHooks
+from murmur.assembly import run_swarm
 from conversations.importers import CORPUS_DISTRACTORS, CORPUS_THREADS
 from tests.conftest import ADMIN_TOKEN, ROOT, start_forum, stop_forum
 
@@ -247,7 +248,7 @@ async def test_forum_killed_mid_run_loses_and_doubles_nothing(tmp_path, rasa_ser
             outage["restart"] = asyncio.create_task(restart())
 
     try:
-        result = await _swarm(settings, url, "outage", embedder, forward_actions, swarm_hook=kill_once)
+        result = await _swarm(settings, url, "outage", embedder, forward_actions, hooks=SwarmHooks(step=kill_once))
     finally:
         for p in (process, outage.get("process")):
             if isinstance(p, subprocess.Popen) and p.poll() is None:
@@ -310,7 +311,7 @@ async def test_wall_clock_swarm_answers_a_thread_a_person_opens_mid_run(tmp_path
             opened["thread"] = made["thread"]["id"]
 
     try:
-        result = await _swarm(settings, forum.url, "live", embedder, forward_actions, swarm_hook=open_a_thread)
+        result = await _swarm(settings, forum.url, "live", embedder, forward_actions, hooks=SwarmHooks(step=open_a_thread))
         replies = (await forum.anonymous.get_thread(opened["thread"]))["posts"][1:]
     finally:
         await stop_forum(forum)
