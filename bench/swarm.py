@@ -1,6 +1,6 @@
 """Swarm throughput, measured by hand: `.venv/bin/python bench/swarm.py [--quick]`.
 
-A whole `murmur swarm` run (`murmur.swarm_commands.run_swarm`, unchanged) on the
+A whole `murmur swarm` run (`murmur.assembly.run_swarm`, unchanged) on the
 simulated clock with 10, 100 and 1,000 bots, against a real murmur forum served
 in this process on a loopback port over a temp SQLite file seeded with the
 shipped forum corpus (data/forum-corpus: threads + distractors), with the twelve corpus personas
