@@ -7,6 +7,7 @@ the swarm's evaluation, the export and the demo read the forum through it and kn
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 from conversations.errors import NotAForum
 from conversations.meta import read_meta
+from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION
 
 TABLES = {"accounts", "threads", "posts", "gt_accounts", "gt_posts"}
@@ -40,6 +42,17 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
                     "coalesce(g.generator, ga.generator, ''), coalesce(g.action, ''), g.score "
                     "FROM posts p LEFT JOIN gt_posts g ON g.post_id = p.id "
                     "LEFT JOIN gt_accounts ga ON ga.account_id = p.author_id ORDER BY p.id"),
+}
+
+# the admin export (GET /api/admin/export): every column, ground truth included, by record kind
+RECORDS = {
+    "account": "SELECT id, handle, display_name, created_at, external_id FROM accounts ORDER BY id",
+    "thread": "SELECT id, title, author_id, created_at, last_activity_at, post_count, tags, source_url, external_id "
+              "FROM threads ORDER BY id",
+    "post": "SELECT id, thread_id, author_id, parent_id, body, created_at, external_id FROM posts ORDER BY id",
+    "synthetic_account": "SELECT account_id, persona, run_id, generator, created_at FROM gt_accounts ORDER BY account_id",
+    "provenance": "SELECT post_id, account_id, idempotency_key, persona, run_id, generator, action, score, extra, "
+                  "recorded_at FROM gt_posts ORDER BY id",
 }
 
 
@@ -162,6 +175,21 @@ class ForumSnapshot:
             "SELECT count(*) FROM posts p WHERE p.id IN (SELECT post_id FROM gt_posts WHERE post_id IS NOT NULL) "
             "OR p.author_id IN (SELECT account_id FROM gt_accounts)").fetchone()[0]
         return accounts, posts
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record of the forum with its ground truth, one dict each, as the admin export streams them."""
+        yield {"kind": "meta", "schema_version": self._conn.execute("PRAGMA user_version").fetchone()[0],
+               "exported_at": utc_now()}
+        for kind, sql in RECORDS.items():
+            cursor = self._conn.execute(sql)
+            names = [d[0] for d in cursor.description]
+            while batch := cursor.fetchmany(1000):
+                for row in batch:
+                    record = dict(zip(names, row))
+                    for key in ("tags", "extra"):
+                        if key in record:
+                            record[key] = json.loads(record[key])
+                    yield {"kind": kind, **record}
 
     def meta(self) -> dict[str, Any]:
         """The forum's notes (e.g. a replay's window and site shifts)."""

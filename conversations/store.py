@@ -34,6 +34,7 @@ from conversations.models import (
     Thread,
     utc_now,
 )
+from conversations.snapshot import ForumSnapshot
 from conversations.schema import migrate
 
 T = TypeVar("T")
@@ -498,33 +499,11 @@ class ForumStore:
     def iter_export(self) -> Iterator[dict[str, Any]]:
         """Every record of the forum with its ground truth, one dict each (blocking; run it in a thread).
 
-        One read transaction, so the export is a consistent snapshot even while the forum is written.
+        Read through the forum's read side, in one read transaction: a consistent snapshot even while the forum
+        is written.
         """
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN")
-            yield {"kind": "meta", "schema_version": conn.execute("PRAGMA user_version").fetchone()[0], "exported_at": utc_now()}
-            queries = {
-                "account": "SELECT id, handle, display_name, created_at, external_id FROM accounts ORDER BY id",
-                "thread": "SELECT id, title, author_id, created_at, last_activity_at, post_count, tags, source_url, external_id FROM threads ORDER BY id",
-                "post": "SELECT id, thread_id, author_id, parent_id, body, created_at, external_id FROM posts ORDER BY id",
-                "synthetic_account": "SELECT account_id, persona, run_id, generator, created_at FROM gt_accounts ORDER BY account_id",
-                "provenance": "SELECT post_id, account_id, idempotency_key, persona, run_id, generator, action, score, extra, recorded_at FROM gt_posts ORDER BY id",
-            }
-            for kind, sql in queries.items():
-                cur = conn.execute(sql)
-                names = [d[0] for d in cur.description]
-                for row in cur:
-                    record = dict(zip(names, row))
-                    for key in ("tags", "extra"):
-                        if key in record:
-                            record[key] = json.loads(record[key])
-                    yield {"kind": kind, **record}
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-
-    # -- import ------------------------------------------------------------------------------
+        with ForumSnapshot.open(self.path) as snapshot:
+            yield from snapshot.records()
 
     async def import_threads(self, threads: list[ImportedThread]) -> ImportStats:
         """Add threads from outside, keeping authors and timestamps; known external ids are skipped."""
