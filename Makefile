@@ -13,7 +13,7 @@ RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-.PHONY: setup demo test browser clean $(RASA_VENV)
+.PHONY: setup demo test browser postgres clean $(RASA_VENV)
 
 setup: $(STAMP) $(RASA_VENV)
 
@@ -43,10 +43,18 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The storage tests run the forum on PostgreSQL too: Debian's server binaries (the harness starts its own
+# throwaway cluster on a free port; no service is started or configured here).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
+	  echo "installing Debian's postgresql for the storage tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
 demo: setup
 	$(BIN)/murmur demo
 
-test: setup browser
+test: setup browser postgres
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,4 +1,4 @@
-"""Forum throughput, measured by hand: `.venv/bin/python bench/forum.py [--quick]`.
+"""Forum throughput, measured by hand: `.venv/bin/python bench/forum.py [--quick] [--engines sqlite,postgresql]`.
 
 Writes a fixed number of replies through the HTTP API with 1, 10 and 100
 concurrent writers, then once more with 10 writers while 100 web-socket
@@ -7,9 +7,12 @@ against a bare-SQLite loop (one INSERT + COMMIT per post, WAL,
 synchronous=NORMAL), run first for the same number of posts, so the numbers
 say what the API, the event log and the fan-out cost on top of the disk.
 
-By default the forum is started here (real aiohttp server on 127.0.0.1, real
-SQLite file in a temp dir, posting limits raised so the limiter never
-refuses); `--url URL --admin-token T` points it at a running `murmur forum`.
+By default the forum is started here (real aiohttp server on 127.0.0.1, posting
+limits raised so the limiter never refuses), once per storage engine: a real
+SQLite file in a temp dir, and a real PostgreSQL cluster (Debian's server, a
+throwaway cluster on a free port, as the tests start it; fsync on). The
+engines' rates are set side by side, measured in the same run.
+`--url URL --admin-token T` points it at a running `murmur forum` instead.
 """
 
 from __future__ import annotations
@@ -29,13 +32,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-from tqdm import tqdm
+# Run as a script, this file's folder comes first on sys.path: the project's root must come before it.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
 
-from conversations.client import ForumClient, ForumClientError, ForumUnavailable
-from conversations.server import create_app
-from murmur.config import parse_settings
-from murmur.serving import start_site
+import aiohttp  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from conversations.client import ForumClient, ForumClientError, ForumUnavailable  # noqa: E402
+from conversations.server import create_app  # noqa: E402
+from murmur.config import parse_settings  # noqa: E402
+from murmur.serving import start_site  # noqa: E402
 
 BODY = ("Benchmark reply: a post of ordinary length, long enough to look like a real answer on a forum thread "
         "and short enough that the body is not what gets measured. ") * 2
@@ -102,13 +110,13 @@ def sqlite_baseline(path: Path, posts: int) -> Result:
 
 
 @asynccontextmanager
-async def local_forum(directory: Path, posts: int, admin_token: str) -> AsyncIterator[str]:
+async def local_forum(database: Path | str, posts: int, admin_token: str) -> AsyncIterator[str]:
     """A real forum on a free loopback port, with limits high enough that only throughput is measured."""
     settings = parse_settings({"forum": {
         "limits": {"posts_per_minute": 1e9, "post_burst": 1_000_000},
         "events": {"queue_size": max(1000, 2 * posts)},  # a subscriber is never dropped mid-round
     }})
-    runner, port = await start_site(create_app(settings.forum, db=directory / "forum.db", admin_token=admin_token), "127.0.0.1", 0)
+    runner, port = await start_site(create_app(settings.forum, db=database, admin_token=admin_token), "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -251,7 +259,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, help="posts a round (overrides --quick)")
     parser.add_argument("--url", help="a running `murmur forum` to measure instead of starting one here")
     parser.add_argument("--admin-token", help="that forum's admin token (needed with --url)")
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="storage engines to start the forum on, comma-separated (default: both)")
     args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not set(engines) <= {"sqlite", "postgresql"}:
+        parser.error("--engines: sqlite and/or postgresql")
     if args.url and not args.admin_token:
         parser.error("--url needs --admin-token (the bench's accounts are created as bot accounts)")
     posts = args.posts or (300 if args.quick else 2000)
@@ -262,28 +275,52 @@ def main() -> None:
     if args.url:
         print(f"forum: {args.url} (its own limits and settings); clients run in this process, one event loop")
     else:
-        print(f"forum: started here on 127.0.0.1 over a temp SQLite file (WAL, synchronous=NORMAL), "
-              f"posting limits raised out of the way;\n       client and server share one process and {cores()} cores "
-              f"(one asyncio event loop; the store's writer and readers are threads)")
+        print(f"forum: started here on 127.0.0.1 for each of {', '.join(engines)} (SQLite: a temp file, WAL, "
+              f"synchronous=NORMAL; PostgreSQL: a throwaway cluster), posting limits raised out of the way;\n"
+              f"       client and server share one process and {cores()} cores (one asyncio event loop; the store's "
+              f"writer and readers are threads; PostgreSQL's server processes share the same cores)")
     sys.stdout.flush()
 
     with tempfile.TemporaryDirectory(prefix="murmur-bench-") as tmp:
         baseline = sqlite_baseline(Path(tmp) / "baseline.db", posts)
 
-        async def run() -> list[Result]:
-            if args.url:
+        async def run(database: Path | str | None) -> list[Result]:
+            if database is None:
                 return await forum_rounds(args.url, args.admin_token, posts)
             token = secrets.token_urlsafe(24)
-            async with local_forum(Path(tmp), posts, token) as url:
+            async with local_forum(database, posts, token) as url:
                 return await forum_rounds(url, token, posts)
 
+        by_engine: dict[str, list[Result]] = {}
         try:
-            results = asyncio.run(run())
+            if args.url:
+                by_engine["the running forum"] = asyncio.run(run(None))
+            for engine in engines if not args.url else ():
+                if engine == "sqlite":
+                    by_engine[engine] = asyncio.run(run(Path(tmp) / "forum.db"))
+                else:
+                    server = postgres_server()
+                    try:
+                        by_engine[engine] = asyncio.run(run(server.new_database()))
+                    finally:
+                        server.stop()
         except (ForumClientError, ForumUnavailable) as exc:
             raise refused(exc) from None
-    print()
-    print(table(results, baseline))
+    for engine, results in by_engine.items():
+        print(f"\n{engine}")
+        print(table(results, baseline))
+    if {"sqlite", "postgresql"} <= by_engine.keys():
+        print("\npostgresql / sqlite, same run: " + ", ".join(
+            f"{a.case.split(' (')[0]} {b.rate / a.rate:.2f}x" for a, b in zip(by_engine["sqlite"], by_engine["postgresql"])))
     print("latency: client-side, request sent to answer read, per reply (per INSERT+COMMIT for the baseline)")
+
+
+def postgres_server():
+    """A throwaway PostgreSQL cluster, started the way the tests start theirs."""
+    from tests.postgres import PostgresServer
+
+    print("starting a throwaway PostgreSQL cluster ...", flush=True)
+    return PostgresServer().start()
 
 
 if __name__ == "__main__":

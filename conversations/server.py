@@ -67,7 +67,7 @@ def create_app(forum: ForumSettings, *, db: Path | str | None = None, admin_toke
     app[POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)
     app[SIMULATED_POST_LIMITER] = RateLimiter(forum.limits.posts_per_minute, forum.limits.post_burst)
     app[SOCKETS] = weakref.WeakSet()
-    store = ForumStore(db or forum.db, synchronous=forum.sqlite_synchronous)
+    store = ForumStore(db or forum.location(), synchronous=forum.sqlite_synchronous)
 
     async def open_store(app: web.Application) -> AsyncIterator[None]:
         await store.open()

@@ -36,7 +36,15 @@ class ForumSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
     db: Path = Path("var/forum.db")
+    database: str | None = Field(None, pattern=r"^postgres(ql)?://",
+                                 description="a PostgreSQL URL (postgresql://user@host/db) to keep the forum in instead "
+                                             "of the SQLite file forum.db; the server needs an empty database or one "
+                                             "murmur made")
     admin_token: str | None = Field(None, min_length=16, description=f"or set {ADMIN_TOKEN_ENV}")
     sqlite_synchronous: str = Field("NORMAL", pattern="^(NORMAL|FULL)$")
     limits: ForumLimits = ForumLimits()
     events: ForumEvents = ForumEvents()
+
+    def location(self) -> Path | str:
+        """Where the forum lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database or self.db

@@ -14,23 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conversations.errors import NotAForum
+from conversations.engines import is_postgres
+from conversations.errors import NotAForum, StoreError
 from conversations.meta import read_meta
 from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION
 
 TABLES = {"accounts", "threads", "posts", "gt_accounts", "gt_posts"}
 
-_SITE = "CASE WHEN instr(coalesce({col}, ''), ':') > 0 THEN substr({col}, 1, instr({col}, ':') - 1) ELSE '' END"
-# what a dataset export holds, by name -> (header, query): the header names the query's columns, in its order
+# what a dataset export holds, by name -> (header, query): the header names the query's columns, in its order; a
+# query whose last column is ``external_id`` gives the site instead (the part before ':' of an imported id)
 EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "accounts": (("account_id", "handle", "created_at", "site"),
-                 f"SELECT id, handle, created_at, {_SITE.format(col='external_id')} FROM accounts ORDER BY id"),
+                 "SELECT id, handle, created_at, external_id FROM accounts ORDER BY id"),
     "threads": (("thread_id", "account_id", "created_at", "title", "tags", "site"),
-                f"SELECT id, author_id, created_at, title, tags, {_SITE.format(col='external_id')} FROM threads ORDER BY id"),
+                "SELECT id, author_id, created_at, title, tags, external_id FROM threads ORDER BY id"),
     "posts": (("post_id", "thread_id", "account_id", "parent_id", "created_at", "body", "site"),
-              f"SELECT id, thread_id, author_id, parent_id, created_at, body, {_SITE.format(col='external_id')} "
-              "FROM posts ORDER BY id"),
+              "SELECT id, thread_id, author_id, parent_id, created_at, body, external_id FROM posts ORDER BY id"),
     "labels": (("account_id", "synthetic", "persona", "run_id", "generator"),
                "SELECT a.id, CASE WHEN g.account_id IS NULL THEN 0 ELSE 1 END, coalesce(g.persona, ''), "
                "coalesce(g.run_id, ''), coalesce(g.generator, '') "
@@ -67,16 +67,24 @@ class PostByAccount:
     synthetic: bool
 
 
+def site_of(external_id: str | None) -> str:
+    """The site of an imported record (``site:id``); '' for what the forum made itself."""
+    return external_id.split(":", 1)[0] if external_id and ":" in external_id else ""
+
+
 class ForumSnapshot:
     """One read-only, consistent view of a forum database."""
 
-    def __init__(self, conn: sqlite3.Connection, db: Path) -> None:
+    def __init__(self, conn: Any, db: Path | str) -> None:
         self._conn = conn
         self.db = db
 
     @classmethod
     def open(cls, db: Path | str) -> ForumSnapshot:
-        """The forum at ``db``; a missing file, another kind of file or another schema version is NotAForum."""
+        """The forum at ``db`` (a SQLite file or a ``postgresql://`` URL); a missing file, another kind of database
+        or another schema version is NotAForum."""
+        if is_postgres(db):
+            return cls._open_postgres(str(db))
         db = Path(db)
         if not db.is_file():
             raise NotAForum(f"{db}: no forum database here; run `murmur forum` or `murmur import` first, "
@@ -98,6 +106,32 @@ class ForumSnapshot:
             raise NotAForum(f"{db}: forum schema version {version}, but this murmur reads version {SCHEMA_VERSION}; "
                             "open it once with this murmur's `murmur forum` (which migrates it), or use the matching murmur")
         return cls(conn, db)
+
+    @classmethod
+    def _open_postgres(cls, url: str) -> ForumSnapshot:
+        from conversations.engines import PostgresEngine
+
+        engine = PostgresEngine(url)
+        try:
+            conn = engine.connect(read_only=True)
+        except StoreError as exc:
+            raise NotAForum(str(exc)) from None
+        conn.execute("BEGIN")
+        conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one moment for every read
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        missing = (TABLES | {"schema_version"}) - tables
+        if missing:
+            conn.close()
+            raise NotAForum(f"{engine.redacted()}: not a murmur forum database (no table {', '.join(sorted(missing))}); "
+                            "serve it once with `murmur forum --db URL`, or give the forum's URL")
+        version = conn.execute("SELECT version FROM schema_version").fetchone()
+        if version is None or version[0] != SCHEMA_VERSION:
+            conn.close()
+            raise NotAForum(f"{engine.redacted()}: forum schema version {version[0] if version else 0}, but this murmur "
+                            f"reads version {SCHEMA_VERSION}; serve it once with this murmur's `murmur forum` (which "
+                            "migrates it), or use the matching murmur")
+        return cls(conn, url)
 
     def close(self) -> None:
         self._conn.close()
@@ -161,10 +195,12 @@ class ForumSnapshot:
         """(header, rows) of one dataset table (see EXPORTS), streamed in batches."""
         header, sql = EXPORTS[name]
         cursor = self._conn.execute(sql)
+        with_site = header[-1] == "site"
 
         def rows() -> Iterator[tuple[Any, ...]]:
             while batch := cursor.fetchmany(1000):
-                yield from batch
+                for row in batch:
+                    yield (*row[:-1], site_of(row[-1])) if with_site else tuple(row)
 
         return header, rows()
 
@@ -178,8 +214,7 @@ class ForumSnapshot:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record of the forum with its ground truth, one dict each, as the admin export streams them."""
-        yield {"kind": "meta", "schema_version": self._conn.execute("PRAGMA user_version").fetchone()[0],
-               "exported_at": utc_now()}
+        yield {"kind": "meta", "schema_version": SCHEMA_VERSION, "exported_at": utc_now()}  # open() checked it
         for kind, sql in RECORDS.items():
             cursor = self._conn.execute(sql)
             names = [d[0] for d in cursor.description]

@@ -1,11 +1,13 @@
-"""ForumStore: the forum's SQLite database behind an async interface.
+"""ForumStore: the forum's database behind an async interface, on SQLite (a file) or PostgreSQL (a URL).
 
 One writer: every write runs on a single dedicated thread with its own
-connection, inside one transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``), so
-writes are serialised and a killed process keeps either all of a write or
-none of it. Reads run on a small pool of reader threads, which WAL mode lets
-proceed while the writer works. Committed events are handed to ``on_event``
-on the event loop in commit order.
+connection, inside one transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
+``BEGIN`` and an advisory lock every writing process takes), so writes are
+serialised, events are numbered in commit order without gaps, and a killed
+process keeps either all of a write or none of it. Reads run on a small pool
+of reader threads. Committed events are handed to ``on_event`` on the event
+loop in commit order. The SQL is one for both engines; ``conversations.engines``
+holds what differs.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from conversations.models import (
     Thread,
     utc_now,
 )
+from conversations.engines import engine_for, is_postgres, words_of
 from conversations.snapshot import ForumSnapshot
-from conversations.schema import migrate
 
 T = TypeVar("T")
 EventSink = Callable[[Event], None]
@@ -79,14 +81,13 @@ def _post(row: sqlite3.Row) -> Post:
     return Post(id=row[0], thread_id=row[1], parent_id=row[2], body=row[3], created_at=row[4], author=_account(row, 5))
 
 
-def _fts_query(text: str) -> str:
-    """Turn free text into an FTS5 query of quoted terms, so user input can never be FTS syntax."""
-    terms = [t for t in "".join(c if c.isalnum() else " " for c in text).split() if t]
-    return " ".join(f'"{t}"' for t in terms)
 
 
 class ForumStore:
-    """SQLite-backed forum storage; open with ``await store.open()``, close with ``await store.close()``."""
+    """Forum storage; open with ``await store.open()``, close with ``await store.close()``.
+
+    ``path`` is a SQLite file, or a ``postgresql://`` URL for a PostgreSQL database.
+    """
 
     def __init__(
         self,
@@ -96,8 +97,8 @@ class ForumStore:
         clock: Clock = utc_now,
         readers: int = 2,
     ) -> None:
-        self.path = Path(path)
-        self._synchronous = synchronous
+        self.path: Path | str = path if is_postgres(path) else Path(path)
+        self._engine = engine_for(path, synchronous=synchronous)
         self._clock = clock
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="forum-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="forum-reader")
@@ -110,22 +111,12 @@ class ForumStore:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
+    @property
+    def engine(self) -> str:
+        return self._engine.name
 
     def _open_writer(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = self._connect()
-            migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable forum database ({exc}); pick another --db") from None
-        self._write_connection = conn
+        self._write_connection = self._engine.open_writer()
 
     async def open(self) -> "ForumStore":
         self._loop = asyncio.get_running_loop()
@@ -159,8 +150,7 @@ class ForumStore:
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only = ON")
+            conn = self._engine.connect(read_only=True)
             self._local.conn = conn
             with self._lock:
                 self._reader_connections.append(conn)
@@ -174,7 +164,7 @@ class ForumStore:
         conn = self._write_connection
         if conn is None:
             raise StoreError("the forum store is not open")
-        conn.execute("BEGIN IMMEDIATE")
+        self._engine.begin_write(conn)
         try:
             result, events = fn(conn, *args)
             conn.execute("COMMIT")
@@ -193,16 +183,16 @@ class ForumStore:
 
     # -- accounts ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _insert_account(conn: sqlite3.Connection, handle: str, display_name: str, token: str | None, now: str) -> Account:
+    def _insert_account(self, conn: sqlite3.Connection, handle: str, display_name: str, token: str | None,
+                        now: str) -> Account:
         try:
-            cur = conn.execute(
-                "INSERT INTO accounts (handle, display_name, created_at, token_hash) VALUES (?, ?, ?, ?)",
+            account_id = conn.execute(
+                "INSERT INTO accounts (handle, display_name, created_at, token_hash) VALUES (?, ?, ?, ?) RETURNING id",
                 (handle, display_name, now, hash_token(token) if token else None),
-            )
-        except sqlite3.IntegrityError:
+            ).fetchone()[0]
+        except self._engine.integrity_errors:
             raise Conflict(f"handle: '{handle}' is taken; choose another handle") from None
-        return Account(id=cur.lastrowid, handle=handle, display_name=display_name, created_at=now)
+        return Account(id=account_id, handle=handle, display_name=display_name, created_at=now)
 
     async def create_account(self, handle: str, display_name: str) -> tuple[Account, str]:
         """A new account and its bearer token (shown once; only its hash is stored)."""
@@ -280,8 +270,8 @@ class ForumStore:
             raise NotFound(f"post {post_id} does not exist")
         return _post(row)
 
-    @staticmethod
     def _insert_post(
+        self,
         conn: sqlite3.Connection,
         thread_id: int,
         author_id: int,
@@ -294,13 +284,14 @@ class ForumStore:
     ) -> int:
         post_id = conn.execute(
             "INSERT INTO posts (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id),
-        ).lastrowid
-        conn.execute("INSERT INTO post_search (rowid, text, thread_id) VALUES (?, ?, ?)", (post_id, search_text, thread_id))
+        ).fetchone()[0]
+        self._engine.index_text(conn, post_id, thread_id, search_text)
         conn.execute(
-            "UPDATE threads SET post_count = post_count + 1, last_activity_at = max(last_activity_at, ?) WHERE id = ?",
-            (created_at, thread_id),
+            "UPDATE threads SET post_count = post_count + 1, "
+            "last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END WHERE id = ?",
+            (created_at, created_at, thread_id),
         )
         if idempotency_key is not None:
             conn.execute(
@@ -309,12 +300,10 @@ class ForumStore:
             )
         return post_id
 
-    @classmethod
-    def _record_event(cls, conn: sqlite3.Connection, kind: str, thread_id: int, post_id: int, now: str) -> Event:
-        seq = conn.execute(
-            "INSERT INTO events (type, thread_id, post_id, created_at) VALUES (?, ?, ?, ?)", (kind, thread_id, post_id, now)
-        ).lastrowid
-        return Event(seq=seq, type=kind, created_at=now, thread=cls._get_thread(conn, thread_id), post=cls._get_post(conn, post_id))
+    def _record_event(self, conn: sqlite3.Connection, kind: str, thread_id: int, post_id: int, now: str) -> Event:
+        seq = self._engine.insert_event(conn, kind, thread_id, post_id, now)
+        return Event(seq=seq, type=kind, created_at=now, thread=self._get_thread(conn, thread_id),
+                     post=self._get_post(conn, post_id))
 
     @staticmethod
     def _existing_post_id(conn: sqlite3.Connection, author_id: int, idempotency_key: str | None) -> int | None:
@@ -345,9 +334,10 @@ class ForumStore:
                 return (self._get_thread(conn, post.thread_id), post, False), []
             now = at or self._clock()
             thread_id = conn.execute(
-                "INSERT INTO threads (title, author_id, created_at, last_activity_at, tags) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO threads (title, author_id, created_at, last_activity_at, tags) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (title, author.id, now, now, tags_json),
-            ).lastrowid
+            ).fetchone()[0]
             post_id = self._insert_post(conn, thread_id, author.id, None, body, now, f"{title}\n{body}", idempotency_key)
             event = self._record_event(conn, THREAD_CREATED, thread_id, post_id, now)
             return (event.thread, event.post, True), [event]
@@ -408,20 +398,15 @@ class ForumStore:
         return await self._read(read)
 
     async def search_threads(self, text: str, limit: int) -> list[tuple[Thread, float]]:
-        """Threads whose title or posts contain every word of ``text``, best match first (BM25)."""
-        query = _fts_query(text)
-        if not query:
+        """Threads whose title or posts contain every word of ``text``, best match first (SQLite: BM25;
+        PostgreSQL: ts_rank; the scores of the two engines are not comparable)."""
+        words = words_of(text)
+        if not words:
             raise InvalidInput("q", "give at least one word to search for")
 
         def read(conn: sqlite3.Connection) -> list[tuple[Thread, float]]:
-            best: dict[int, float] = {}  # posts come best first; a thread ranks by its best post
-            for thread_id, rank in conn.execute(
-                "SELECT thread_id, rank FROM post_search WHERE post_search MATCH ? ORDER BY rank", (query,)
-            ):
-                best.setdefault(thread_id, rank)
-                if len(best) >= limit:
-                    break
-            return [(self._get_thread(conn, thread_id), -rank) for thread_id, rank in best.items()]
+            return [(self._get_thread(conn, thread_id), score)
+                    for thread_id, score in self._engine.search(conn, words, limit)]
 
         return await self._read(read)
 
@@ -523,7 +508,8 @@ class ForumStore:
         """A note about the forum itself (JSON), e.g. how a replay shifted each site's times."""
 
         def write(conn: sqlite3.Connection) -> tuple[None, list[Event]]:
-            conn.execute("INSERT OR REPLACE INTO forum_meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            conn.execute("INSERT INTO forum_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                         "SET value = excluded.value", (key, json.dumps(value)))
             return None, []
 
         await self._write(write)
@@ -543,10 +529,11 @@ class ForumStore:
                     while conn.execute("SELECT 1 FROM accounts WHERE handle = ?", (handle,)).fetchone():
                         n += 1
                         handle = f"{base}_{n}"
-                    row = (conn.execute(
-                        "INSERT INTO accounts (handle, display_name, created_at, external_id) VALUES (?, ?, ?, ?)",
+                    row = conn.execute(
+                        "INSERT INTO accounts (handle, display_name, created_at, external_id) VALUES (?, ?, ?, ?) "
+                        "RETURNING id",
                         (handle, name or handle, first_seen, external_id),
-                    ).lastrowid,)
+                    ).fetchone()
                     stats.accounts_added += 1
                 accounts[external_id] = row[0]
             conn.execute("UPDATE accounts SET created_at = ? WHERE id = ? AND created_at > ?",
@@ -559,11 +546,11 @@ class ForumStore:
             if row is None:
                 thread_id = conn.execute(
                     "INSERT INTO threads (title, author_id, created_at, last_activity_at, tags, source_url, external_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (thread.title, account_id(opening.author_external_id, opening.author_name, opening.created_at),
                      opening.created_at,
                      opening.created_at, json.dumps(list(thread.tags)), thread.source_url, thread.external_id),
-                ).lastrowid
+                ).fetchone()[0]
                 stats.threads_added += 1
             else:
                 thread_id = row[0]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conversations.engines import is_postgres, shown
 from conversations.errors import NotAForum
 from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION as FORUM_SCHEMA_VERSION
@@ -109,7 +110,7 @@ def export_forum(db_path: Path, out_dir: Path) -> Manifest:
         "schema_version": SCHEMA_VERSION,
         "created_by": "murmur export",
         "exported_at": utc_now(),
-        "source": {"db": str(Path(db_path).resolve()), "forum_schema_version": FORUM_SCHEMA_VERSION},
+        "source": {"db": shown(db_path) if is_postgres(db_path) else str(Path(db_path).resolve()), "forum_schema_version": FORUM_SCHEMA_VERSION},
         "counts": counts,
         "truth_files": [LABELS, POST_LABELS],
         "forum_meta": forum_meta,  # e.g. "replay": its window and how far each site's times were shifted

@@ -22,6 +22,7 @@ from bots.personas import Persona, load_personas
 from bots.replies import ReplyGenerator
 from bots.selection import BankGenerator
 from bots.splice import SpliceGenerator
+from conversations.engines import is_postgres
 from conversations.importers import CORPUS_THREADS
 from index.embedder import Embedder
 from murmur.config import Settings
@@ -44,8 +45,8 @@ def personas_by_name(settings: Settings, folder: Path | None = None) -> dict[str
 
 def library_for(settings: Settings, embedder: Embedder, db: Path | None = None) -> Library:
     """The forum's threads when there is a forum database, else the project's seed threads."""
-    db = db or settings.forum.db
-    return Library.from_forum(embedder, db) if Path(db).exists() else Library.from_seed(embedder)
+    db = db or settings.forum.location()
+    return Library.from_forum(embedder, db) if is_postgres(db) or Path(db).exists() else Library.from_seed(embedder)
 
 
 def bank_files(settings: Settings) -> list[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from aiohttp import web
 
+from murmur.options import DATABASE
 from murmur.config import Settings, load_settings
 from murmur.errors import MurmurError
 
@@ -43,16 +44,17 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 @cli.command(short_help="Serve the test forum (API, events, web pages).")
 @click.option("--host", default=None, help="address to listen on (default: forum.host, loopback)")
 @click.option("--port", type=int, default=None, help="port (default: forum.port, 8765)")
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="SQLite file (default: forum.db)")
+@click.option("--db", type=DATABASE, default=None, help="SQLite file or postgresql:// URL (default: forum.database, else forum.db)")
 @click.pass_context
 def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | None) -> None:
     """Serve the test forum: REST API, event web socket and web pages."""
+    from conversations.engines import shown
     from conversations.server import create_app
 
     settings = _settings(ctx)
     host, port = host or settings.forum.host, settings.forum.port if port is None else port
     app = create_app(settings.forum, db=db)
-    click.echo(f"murmur forum on http://{host}:{port}/  (database {db or settings.forum.db}; Ctrl-C stops)")
+    click.echo(f"murmur forum on http://{host}:{port}/  (database {shown(db or settings.forum.location())}; Ctrl-C stops)")
     try:
         web.run_app(app, host=host, port=port, print=None)
     except OSError as exc:
@@ -63,7 +65,7 @@ def forum(ctx: click.Context, host: str | None, port: int | None, db: Path | Non
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--seed", is_flag=True, help="import the project's own seed threads")
 @click.option("--corpus", is_flag=True, help="import the shipped Stack Exchange corpus (data/forum-corpus/threads.jsonl.gz)")
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="SQLite file (default: forum.db)")
+@click.option("--db", type=DATABASE, default=None, help="SQLite file or postgresql:// URL (default: forum.database, else forum.db)")
 @click.pass_context
 def import_command(ctx: click.Context, path: Path | None, seed: bool, corpus: bool, db: Path | None) -> None:
     """Load a Stack Exchange dump folder or murmur JSONL threads (.jsonl or .jsonl.gz) into the forum database."""
@@ -73,10 +75,12 @@ def import_command(ctx: click.Context, path: Path | None, seed: bool, corpus: bo
     if (path is not None) + seed + corpus != 1:
         raise click.UsageError("give one of PATH, --seed or --corpus")
     source = SEED_THREADS if seed else CORPUS_THREADS if corpus else path
-    target = db or _settings(ctx).forum.db
+    target = db or _settings(ctx).forum.location()
+    from conversations.engines import shown
+
     stats = asyncio.run(import_path(source, target, _settings(ctx)))
     click.echo(
-        f"imported into {target}: {stats.threads_added} threads, {stats.posts_added} posts, {stats.accounts_added} accounts"
+        f"imported into {shown(target)}: {stats.threads_added} threads, {stats.posts_added} posts, {stats.accounts_added} accounts"
         f" (already there: {stats.threads_skipped} threads, {stats.posts_skipped} posts)"
     )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from murmur.options import DATABASE
 from murmur.config import Settings
 
 
@@ -14,7 +15,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.command(short_help="Write a forum and its ground truth as an offline dataset.")
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="forum database (default: forum.db)")
+@click.option("--db", type=DATABASE, default=None, help="forum database: SQLite file or postgresql:// URL (default: forum.database, else forum.db)")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="folder to write the dataset into")
 @click.pass_context
 def export(ctx: click.Context, db: Path | None, out_dir: Path) -> None:
@@ -22,7 +23,7 @@ def export(ctx: click.Context, db: Path | None, out_dir: Path) -> None:
     labels.csv and post_labels.csv."""
     from detection.export import export_forum
 
-    manifest = export_forum(db or _settings(ctx).forum.db, out_dir)
+    manifest = export_forum(db or _settings(ctx).forum.location(), out_dir)
     click.echo(f"exported {manifest.summary()} to {out_dir}")
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from conversations.engines import is_postgres
 from conversations.snapshot import ForumSnapshot
+from murmur.options import DATABASE
 from murmur.config import Settings
 
 
@@ -17,7 +19,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _titles(db: Path, ids: list[int]) -> dict[int, str]:
-    if not ids or not db.exists():
+    if not ids or not (is_postgres(db) or Path(db).exists()):
         return {}
     with ForumSnapshot.open(db) as forum:
         return forum.titles(ids)
@@ -45,7 +47,7 @@ def index() -> None:
 
 
 @index.command(short_help="Embed every forum thread into a new index.")
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="forum database (default: forum.db)")
+@click.option("--db", type=DATABASE, default=None, help="forum database: SQLite file or postgresql:// URL (default: forum.database, else forum.db)")
 @click.pass_context
 def build(ctx: click.Context, db: Path | None) -> None:
     """Embed every thread of the forum database and save the index (index.path)."""
@@ -53,7 +55,7 @@ def build(ctx: click.Context, db: Path | None) -> None:
 
     settings = _settings(ctx)
     embedder = open_embedder(settings.index)
-    built = build_and_save(settings, db or settings.forum.db, embedder)
+    built = build_and_save(settings, db or settings.forum.location(), embedder)
     stats = embedder.stats
     click.echo(f"indexed {len(built)} threads ({built.kind}) into {settings.index.path}; "
                f"{stats.encoded} texts embedded, {stats.cache_hits} from the cache, {stats.truncated} cut at "
@@ -63,7 +65,7 @@ def build(ctx: click.Context, db: Path | None) -> None:
 @index.command(short_help="Find the threads nearest some text.")
 @click.argument("text")
 @click.option("-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="how many threads")
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="forum database, for titles")
+@click.option("--db", type=DATABASE, default=None, help="forum database, for titles (SQLite file or postgresql:// URL)")
 @click.pass_context
 def search(ctx: click.Context, text: str, k: int, db: Path | None) -> None:
     """Nearest threads to TEXT by cosine similarity."""
@@ -73,7 +75,7 @@ def search(ctx: click.Context, text: str, k: int, db: Path | None) -> None:
     embedder = open_embedder(settings.index)
     loaded = load_index(settings.index, embedder)
     hits = loaded.search(embedder.embed_one(text), k)
-    titles = _titles(db or settings.forum.db, [h.thread_id for h in hits])
+    titles = _titles(db or settings.forum.location(), [h.thread_id for h in hits])
     _table([(str(h.thread_id), f"{h.score:.3f}", titles.get(h.thread_id, "")[:80]) for h in hits], ("thread", "score", "title"))
 
 
@@ -108,7 +110,7 @@ def follow(ctx: click.Context, forum_url: str | None) -> None:
 @click.option("--interests", default=None, help="which threads fit these interests (separate with ';')")
 @click.option("--personas", type=click.Path(path_type=Path), default=None, help="persona folder or file (default: bots.personas_dir)")
 @click.option("-k", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--db", type=click.Path(path_type=Path), default=None, help="forum database, for titles")
+@click.option("--db", type=DATABASE, default=None, help="forum database, for titles (SQLite file or postgresql:// URL)")
 @click.pass_context
 def match(ctx: click.Context, thread_id: int | None, interests: str | None, personas: Path | None, k: int, db: Path | None) -> None:
     """Thread -> personas (--thread ID) or interests -> threads (--interests "...")."""
@@ -124,12 +126,12 @@ def match(ctx: click.Context, thread_id: int | None, interests: str | None, pers
     if thread_id is not None:
         matcher = Matcher(embedder, loaded, load_profiles(personas or settings.bots.personas_path()))
         ranked = matcher.personas_for(thread_id, k)
-        title = _titles(db or settings.forum.db, [thread_id]).get(thread_id, "")
+        title = _titles(db or settings.forum.location(), [thread_id]).get(thread_id, "")
         click.echo(f"who ought to be in thread {thread_id}" + (f": {title}" if title else ""))
         _table([(m.persona, f"{m.score:.3f}", m.reason) for m in ranked], ("persona", "score", "because of"))
         return
     matcher = Matcher(embedder, loaded)
     found = matcher.threads_for_interests([i.strip() for i in interests.split(";")], k)
-    titles = _titles(db or settings.forum.db, [m.thread_id for m in found])
+    titles = _titles(db or settings.forum.location(), [m.thread_id for m in found])
     _table([(str(m.thread_id), f"{m.score:.3f}", titles.get(m.thread_id, "")[:70], m.reason) for m in found],
            ("thread", "score", "title", "because of"))

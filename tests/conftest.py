@@ -1,4 +1,8 @@
-"""Shared fixtures: a real forum on a free loopback port over a real SQLite file."""
+"""Shared fixtures: a real forum on a free loopback port over a real SQLite file or a real PostgreSQL server.
+
+A test that takes ``forum`` (or ``database``) runs once per storage engine; PostgreSQL is a throwaway cluster the
+harness starts once per session (tests/postgres.py), with a fresh database for each test.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +35,13 @@ def make_settings(**forum: object) -> Settings:
     return parse_settings({"forum": base})
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
 @dataclass
 class RunningForum:
     url: str
-    db: Path
+    db: Path | str  # a SQLite file or a postgresql:// URL
     app: web.Application
     runner: web.AppRunner
     admin: ForumClient
@@ -55,7 +62,7 @@ async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, str
     return runner, f"http://{host}:{port}"
 
 
-async def start_forum(tmp_path: Path, settings: Settings, db: Path | None = None, port: int = 0) -> RunningForum:
+async def start_forum(tmp_path: Path, settings: Settings, db: Path | str | None = None, port: int = 0) -> RunningForum:
     """A forum on a loopback port (0: a free one); pass ``db`` and ``port`` of a stopped one to restart it."""
     db = db or tmp_path / "forum.db"
     app = create_app(settings.forum, db=db, admin_token=ADMIN_TOKEN)
@@ -74,9 +81,38 @@ def settings() -> Settings:
     return make_settings()
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session, started on first use."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def database(request, tmp_path: Path) -> Path | str:
+    """A fresh, empty forum database on each engine: a SQLite file, or a new PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return tmp_path / "forum.db"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+def table_counts(db: Path | str, tables: tuple[str, ...]) -> tuple[int, ...]:
+    """Rows per table, read from the database itself on either engine (for tests that check nothing was written)."""
+    from conversations.engines import engine_for
+
+    conn = engine_for(db).connect(read_only=True)
+    try:
+        return tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables)
+    finally:
+        conn.close()
+
+
 @pytest.fixture
-async def forum(tmp_path: Path, settings: Settings) -> AsyncIterator[RunningForum]:
-    running = await start_forum(tmp_path, settings)
+async def forum(tmp_path: Path, settings: Settings, database: Path | str) -> AsyncIterator[RunningForum]:
+    running = await start_forum(tmp_path, settings, db=database)
     yield running
     await stop_forum(running)
 

@@ -160,10 +160,9 @@ async def test_oversized_body_is_413_and_writes_nothing(seeded):
 
 
 async def _counts(forum):
-    import sqlite3
+    from tests.conftest import table_counts
 
-    with sqlite3.connect(forum.db) as conn:
-        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts", "threads", "posts", "events", "gt_posts"))
+    return table_counts(forum.db, ("accounts", "threads", "posts", "events", "gt_posts"))
 
 
 async def test_simulated_time_is_for_bot_accounts_and_rate_limits_in_simulated_time(tmp_path):

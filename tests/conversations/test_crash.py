@@ -1,4 +1,4 @@
-"""A forum killed mid-write keeps every committed post and no half-written one."""
+"""A forum killed mid-write keeps every committed post and no half-written one, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from conversations.client import ForumClient, ForumClientError, ForumUnavailable
+from conversations.engines import engine_for, is_postgres
 from tests.conftest import ADMIN_TOKEN
 
 
@@ -23,7 +24,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _start(tmp_path: Path, db: Path, port: int) -> asyncio.subprocess.Process:
+async def _start(tmp_path: Path, db: Path | str, port: int) -> asyncio.subprocess.Process:
     config = tmp_path / "config.yml"
     config.write_text("forum:\n  limits:\n    posts_per_minute: 1000000\n    post_burst: 100000\n")
     env = {**os.environ, "MURMUR_CONFIG": str(config), "MURMUR_ADMIN_TOKEN": ADMIN_TOKEN}
@@ -41,8 +42,8 @@ async def _start(tmp_path: Path, db: Path, port: int) -> asyncio.subprocess.Proc
 
 
 @pytest.mark.slow
-async def test_kill_mid_write_keeps_committed_posts_and_no_partial_ones(tmp_path):
-    db, port = tmp_path / "forum.db", _free_port()
+async def test_kill_mid_write_keeps_committed_posts_and_no_partial_ones(tmp_path, database):
+    db, port = database, _free_port()
     url = f"http://127.0.0.1:{port}"
     process = await _start(tmp_path, db, port)
     acknowledged: set[int] = set()
@@ -75,15 +76,22 @@ async def test_kill_mid_write_keeps_committed_posts_and_no_partial_ones(tmp_path
             process.kill()
             await process.wait()
 
-    with sqlite3.connect(db) as conn:  # opening the file recovers the WAL as any restart would
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if not is_postgres(db):
+        with sqlite3.connect(db) as conn:  # opening the file recovers the WAL as any restart would
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn = engine_for(db).connect(read_only=True)
+    try:
         stored = {row[0] for row in conn.execute("SELECT id FROM posts WHERE thread_id = ?", (thread,))}
         count = conn.execute("SELECT post_count FROM threads WHERE id = ?", (thread,)).fetchone()[0]
         events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        seqs = [row[0] for row in conn.execute("SELECT seq FROM events ORDER BY seq")]
         indexed = conn.execute("SELECT count(*) FROM post_search").fetchone()[0]
         total = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    finally:
+        conn.close()
     assert acknowledged <= stored, f"lost {len(acknowledged - stored)} committed posts"
     assert count == len(stored) and events == total and indexed == total  # every post whole: row, count, event, search
+    assert seqs == list(range(1, events + 1))  # events numbered without a gap, even across the kill
 
     process = await _start(tmp_path, db, port)  # and the forum serves the same data after restart
     try:

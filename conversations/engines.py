@@ -1,0 +1,209 @@
+"""The forum's two storage engines, SQLite (the default, one file) and PostgreSQL (a server), behind one face.
+
+The store writes one SQL for both: ``?`` placeholders, ``RETURNING``, ``ON CONFLICT``. What differs lives here:
+connecting, migrating, opening a write transaction, numbering events without gaps, full-text search, and which
+exception means "that row exists already". PostgreSQL connections translate ``?`` to ``%s`` and keep handles
+case-insensitive the way SQLite's ``COLLATE NOCASE`` does.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from conversations.errors import StoreError
+from conversations.schema import SCHEMA_VERSION, migrate_postgres, migrate_sqlite
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+EVENTS_LOCK = 0x6D75726D  # "murm": PostgreSQL writers take it, so events are numbered in commit order, without gaps
+
+
+def is_postgres(database: str | Path) -> bool:
+    return isinstance(database, str) and database.startswith(POSTGRES_SCHEMES)
+
+
+def engine_for(database: str | Path, *, synchronous: str = "NORMAL") -> Engine:
+    """SQLite for a file path, PostgreSQL for a ``postgresql://`` URL."""
+    if is_postgres(database):
+        return PostgresEngine(str(database))
+    return SqliteEngine(Path(database), synchronous)
+
+
+def shown(database: str | Path) -> str:
+    """A database as messages and manifests may show it: a URL without its password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", database) if is_postgres(database) else str(database)
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a search, letters and digits only: user input never becomes query syntax."""
+    return [t for t in "".join(c if c.isalnum() else " " for c in text).split() if t]
+
+
+class Engine:
+    name: str
+    integrity_errors: tuple[type[BaseException], ...]
+    database: str
+
+    def connect(self, *, read_only: bool = False) -> Any:
+        raise NotImplementedError
+
+    def open_writer(self) -> Any:
+        """A connection for the one writer, with the schema brought to SCHEMA_VERSION."""
+        raise NotImplementedError
+
+    def begin_write(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def insert_event(self, conn: Any, kind: str, thread_id: int, post_id: int, now: str) -> int:
+        raise NotImplementedError
+
+    def index_text(self, conn: Any, post_id: int, thread_id: int, text: str) -> None:
+        raise NotImplementedError
+
+    def search(self, conn: Any, words: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """(thread id, score: higher is better) of the threads whose posts hold every word, best first."""
+        raise NotImplementedError
+
+
+class SqliteEngine(Engine):
+    name = "sqlite"
+    integrity_errors = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self.database = str(path)
+        self.synchronous = synchronous
+
+    def connect(self, *, read_only: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def open_writer(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self.connect()
+            migrate_sqlite(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable forum database ({exc}); pick another --db") from None
+        return conn
+
+    def begin_write(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # the one writer: serialised, so events number in commit order
+
+    def insert_event(self, conn: sqlite3.Connection, kind: str, thread_id: int, post_id: int, now: str) -> int:
+        return conn.execute("INSERT INTO events (type, thread_id, post_id, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+                            (kind, thread_id, post_id, now)).fetchone()[0]
+
+    def index_text(self, conn: sqlite3.Connection, post_id: int, thread_id: int, text: str) -> None:
+        conn.execute("INSERT INTO post_search (rowid, text, thread_id) VALUES (?, ?, ?)", (post_id, text, thread_id))
+
+    def search(self, conn: sqlite3.Connection, words: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        best: dict[int, float] = {}  # posts come best first (BM25); a thread ranks by its best post
+        query = " ".join(f'"{w}"' for w in words)
+        for thread_id, rank in conn.execute(
+                "SELECT thread_id, rank FROM post_search WHERE post_search MATCH ? ORDER BY rank", (query,)):
+            best.setdefault(thread_id, -rank)
+            if len(best) >= limit:
+                break
+        return list(best.items())
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------
+
+_HANDLE = re.compile(r"\b((?:a\.)?handle) = \?")
+
+
+def postgres_sql(sql: str) -> str:
+    """The store's SQL as PostgreSQL reads it: ``%s`` placeholders, and handles compared without case."""
+    sql = _HANDLE.sub(r"lower(\1) = lower(?)", sql)
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresConnection:
+    """A psycopg connection that takes the store's SQL (``?`` placeholders) and answers as sqlite3 does."""
+
+    def __init__(self, conn: Any) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql.strip().upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            return self.raw.execute(sql)
+        return self.raw.execute(postgres_sql(sql), tuple(params))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresEngine(Engine):
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError("forum database is a PostgreSQL URL, but psycopg is not installed; "
+                             "run `make setup` (or pip install 'psycopg[binary]')") from None
+        self._psycopg = psycopg
+        self.database = url
+        self.integrity_errors = (psycopg.errors.IntegrityError,)
+
+    def redacted(self) -> str:
+        """The URL without its password, for messages."""
+        return shown(self.database)
+
+    def connect(self, *, read_only: bool = False) -> PostgresConnection:
+        try:
+            conn = self._psycopg.connect(self.database, autocommit=True)
+        except self._psycopg.OperationalError as exc:
+            raise StoreError(f"{self.redacted()}: cannot reach PostgreSQL ({' '.join(str(exc).split())}); "
+                             "check the URL and that the server runs") from None
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+        return PostgresConnection(conn)
+
+    def open_writer(self) -> PostgresConnection:
+        conn = self.connect()
+        try:
+            migrate_postgres(conn.raw)
+        except self._psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"{self.redacted()}: not a usable forum database ({' '.join(str(exc).split())}); "
+                             "give an empty database or one murmur made") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def begin_write(self, conn: PostgresConnection) -> None:
+        conn.execute("BEGIN")
+        conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))  # writers of every process, one at a time
+
+    def insert_event(self, conn: PostgresConnection, kind: str, thread_id: int, post_id: int, now: str) -> int:
+        # under the writers' lock: max + 1 never skips a number, as a sequence would after a rollback
+        return conn.execute(
+            "INSERT INTO events (seq, type, thread_id, post_id, created_at) "
+            "SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, ? FROM events RETURNING seq",
+            (kind, thread_id, post_id, now)).fetchone()[0]
+
+    def index_text(self, conn: PostgresConnection, post_id: int, thread_id: int, text: str) -> None:
+        conn.execute("INSERT INTO post_search (post_id, thread_id, words) VALUES (?, ?, to_tsvector('english', ?))",
+                     (post_id, thread_id, text))
+
+    def search(self, conn: PostgresConnection, words: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        rows = conn.execute(
+            "SELECT thread_id, max(ts_rank(words, query)) AS score "
+            "FROM post_search, plainto_tsquery('english', ?) AS query WHERE words @@ query "
+            "GROUP BY thread_id ORDER BY score DESC, thread_id LIMIT ?", (" ".join(words), limit)).fetchall()
+        return [(thread_id, float(score)) for thread_id, score in rows]
+
+
+__all__ = ["Engine", "PostgresEngine", "SqliteEngine", "engine_for", "is_postgres", "words_of", "SCHEMA_VERSION"]
