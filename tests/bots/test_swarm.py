@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -28,6 +27,7 @@ from bots.swarm.evaluation import join_quality, limit_violations
 from bots.swarm.forum_view import SeenPost, ThreadState
 from bots.swarm.policy import JoinPolicy
 from bots.swarm.runlog import read_log
+from conversations.engines import engine_for
 from conversations.importers import SEED_THREADS
 from murmur.config import Settings, SwarmSettings, parse_settings
 from murmur.loading import import_path
@@ -124,8 +124,8 @@ def swarm_settings(tmp_path: Path, rasa_url: str, backend: str = "splice", **swa
                            "forum": {"limits": {"posts_per_minute": 20, "post_burst": 5}}})
 
 
-async def _seed_forum(tmp_path: Path, settings: Settings, name: str = "forum.db"):
-    db = tmp_path / name
+async def _seed_forum(tmp_path: Path, settings: Settings, name: str = "forum.db", db: Path | str | None = None):
+    db = db or tmp_path / name
     await import_path(SEED_THREADS, db, settings)
     return await start_forum(tmp_path, settings, db=db)
 
@@ -136,28 +136,34 @@ async def _swarm(settings: Settings, url: str, run_id: str, embedder, forward_ac
                            echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, **options)
 
 
-async def _swarm_on_seed_forum(folder: Path, settings: Settings, run_id: str, embedder, forward_actions):
+async def _swarm_on_seed_forum(folder: Path, settings: Settings, run_id: str, embedder, forward_actions,
+                               db: Path | str | None = None):
     """A swarm run on a fresh seed forum, stopped afterwards: the result and the forum's database."""
-    forum = await _seed_forum(folder, settings)
+    forum = await _seed_forum(folder, settings, db=db)
     try:
         return await _swarm(settings, forum.url, run_id, embedder, forward_actions), forum.db
     finally:
         await stop_forum(forum)
 
 
-def _bot_posts(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
+def _bot_posts(db: Path | str) -> list[tuple]:
+    conn = engine_for(db).connect(read_only=True)
+    try:
+        return [tuple(row) for row in conn.execute(
             "SELECT p.id, a.handle, p.thread_id, p.body, p.created_at, p.idempotency_key, gp.persona, gp.run_id "
             "FROM posts p JOIN accounts a ON a.id = p.author_id JOIN gt_accounts g ON g.account_id = p.author_id "
-            "LEFT JOIN gt_posts gp ON gp.post_id = p.id ORDER BY p.id").fetchall()
+            "LEFT JOIN gt_posts gp ON gp.post_id = p.id ORDER BY p.id").fetchall()]
+    finally:
+        conn.close()
 
 
 @SESSION
 @pytest.mark.slow
-async def test_swarm_on_the_seed_forum_keeps_every_rule_and_records_every_post(tmp_path, rasa_server, forward_actions, embedder):
+async def test_swarm_on_the_seed_forum_keeps_every_rule_and_records_every_post(tmp_path, rasa_server, forward_actions,
+                                                                               embedder, database):
+    """On both storage engines: the swarm talks to the forum over HTTP, and its checks read the forum's read side."""
     settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=12)
-    result, db = await _swarm_on_seed_forum(tmp_path, settings, "seed-run", embedder, forward_actions)
+    result, db = await _swarm_on_seed_forum(tmp_path, settings, "seed-run", embedder, forward_actions, db=database)
     posts = _bot_posts(db)
     logged = [r for r in read_log(result.log_path) if r["kind"] == "post"]
     assert result.tally.posts == len(logged) == len(posts) >= 20
