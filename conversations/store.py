@@ -1,10 +1,12 @@
 """ForumStore: the forum's database behind an async interface, on SQLite (a file) or PostgreSQL (a URL).
 
 One writer: every write runs on a single dedicated thread with its own
-connection, inside one transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
+connection, inside a transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
 ``BEGIN`` and an advisory lock every writing process takes), so writes are
 serialised, events are numbered in commit order without gaps, and a killed
-process keeps either all of a write or none of it. Reads run on a small pool
+process keeps either all of a write or none of it. Writes that arrive while
+the writer is busy are committed together (group commit: each in its own
+savepoint, one flush for all), and none is answered before its commit. Reads run on a small pool
 of reader threads. Committed events are handed to ``on_event`` on the event
 loop in commit order. The SQL is one for both engines; ``conversations.engines``
 holds what differs.
@@ -13,8 +15,10 @@ holds what differs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import queue
 import secrets
 import sqlite3
 import threading
@@ -40,6 +44,7 @@ from conversations.engines import engine_for, is_postgres, words_of
 from conversations.snapshot import ForumSnapshot
 
 T = TypeVar("T")
+MAX_BATCH = 64  # writes committed together at most: enough to share a flush, few enough to answer soon
 EventSink = Callable[[Event], None]
 Clock = Callable[[], str]
 
@@ -50,6 +55,15 @@ _THREAD_SELECT = f"""
 _POST_SELECT = f"""
     SELECT p.id, p.thread_id, p.parent_id, p.body, p.created_at, {_ACCOUNT_COLUMNS}
     FROM posts p JOIN accounts a ON a.id = p.author_id"""
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():  # its caller went away (a cancelled request); the write stands, as a committed one does
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def hash_token(token: str) -> str:
@@ -106,6 +120,7 @@ class ForumStore:
         self._reader_connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_connection: sqlite3.Connection | None = None
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()  # writes waiting for the writer thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_event: EventSink | None = None
 
@@ -160,26 +175,59 @@ class ForumStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: fn(self._reader(), *args))
 
-    def _transaction(self, fn: Callable[..., tuple[T, list[Event]]], *args: Any) -> T:
-        conn = self._write_connection
-        if conn is None:
-            raise StoreError("the forum store is not open")
-        self._engine.begin_write(conn)
-        try:
-            result, events = fn(conn, *args)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        sink, loop = self.on_event, self._loop
-        if sink is not None and loop is not None:
-            for event in events:  # call_soon_threadsafe keeps commit order
-                loop.call_soon_threadsafe(sink, event)
-        return result
-
     async def _write(self, fn: Callable[..., tuple[T, list[Event]]], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on the writer; it returns (result, events) and is committed before this returns."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._transaction, fn, *args)
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.put((fn, args, future, loop))
+        self._writer.submit(self._commit_pending)  # one per write: a later one finds its write already committed
+        return await future
+
+    def _commit_pending(self) -> None:
+        """Group commit: every write waiting now, in one transaction, each in its own savepoint.
+
+        A write that fails rolls back to its savepoint alone; the others commit together, with one flush to disk,
+        and only then are their callers answered and their events published, in commit order.
+        """
+        batch = []
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._pending.get_nowait())
+            except queue.Empty:
+                break
+        if not batch:
+            return
+        conn = self._write_connection
+        outcomes: list[tuple[Any, BaseException | None, list[Event]]] = []
+        try:
+            if conn is None:
+                raise StoreError("the forum store is not open")
+            self._engine.begin_write(conn)
+            for fn, args, _, _ in batch:
+                conn.execute("SAVEPOINT one_write")
+                try:
+                    result, events = fn(conn, *args)
+                except Exception as exc:  # this write's own failure (a conflict, an unknown thread): the rest go on
+                    conn.execute("ROLLBACK TO SAVEPOINT one_write")
+                    conn.execute("RELEASE SAVEPOINT one_write")
+                    outcomes.append((None, exc, []))
+                    continue
+                conn.execute("RELEASE SAVEPOINT one_write")
+                outcomes.append((result, None, events))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+            for _, _, future, loop in batch:  # nothing of the batch was committed
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            return
+        sink = self.on_event
+        for (_, _, future, loop), (result, error, events) in zip(batch, outcomes):
+            if sink is not None:
+                for event in events:  # call_soon_threadsafe keeps commit order
+                    loop.call_soon_threadsafe(sink, event)
+            loop.call_soon_threadsafe(_settle, future, result, error)
 
     # -- accounts ----------------------------------------------------------------------------
 

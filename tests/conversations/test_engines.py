@@ -123,3 +123,18 @@ async def test_every_reader_reads_either_engine(database, embedder):
     assert len(sites) == stats.threads_added
     library = Library.from_forum(embedder, database)
     assert len(library.threads) == stats.threads_added
+
+
+async def test_writes_committed_together_fail_alone(database):
+    """Group commit: writes that wait together share a transaction, but a failing one rolls back alone."""
+    async with ForumStore(database) as store:
+        alice, _ = await store.create_account("alice", "Alice")
+        thread, _, _ = await store.create_thread(alice, "t", "b")
+        outcomes = await asyncio.gather(*(
+            store.create_post(alice, thread.id, f"post {n}", parent_id=10**9 if n == 7 else None)
+            for n in range(20)), return_exceptions=True)
+        failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
+        assert failed == [7] and isinstance(outcomes[7], NotFound)
+        _, posts = await store.get_thread(thread.id)
+        assert [p.body for p in posts[1:]] == [f"post {n}" for n in range(20) if n != 7]
+        assert [e.seq for e in await store.events_since(0)] == list(range(1, 21))
