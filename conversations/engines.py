@@ -34,7 +34,10 @@ def engine_for(database: str | Path, *, synchronous: str = "NORMAL") -> Engine:
 
 def shown(database: str | Path) -> str:
     """A database as messages and manifests may show it: a URL without its password."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", database) if is_postgres(database) else str(database)
+    if not is_postgres(database):
+        return str(database)
+    hidden = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", database)  # user:password@ (the user may be empty)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", hidden)  # ?password=... in the query
 
 
 def words_of(text: str) -> list[str]:
@@ -45,6 +48,7 @@ def words_of(text: str) -> list[str]:
 class Engine:
     name: str
     integrity_errors: tuple[type[BaseException], ...]
+    connection_errors: tuple[type[BaseException], ...] = ()  # the server went away: reconnect and try once more
     database: str
 
     def connect(self, *, read_only: bool = False) -> Any:
@@ -119,12 +123,12 @@ class SqliteEngine(Engine):
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
 
-_HANDLE = re.compile(r"\b((?:a\.)?handle) = \?")
+_HANDLE = re.compile(r"\b(WHERE|AND) ((?:a\.)?handle) = \?")
 
 
 def postgres_sql(sql: str) -> str:
     """The store's SQL as PostgreSQL reads it: ``%s`` placeholders, and handles compared without case."""
-    sql = _HANDLE.sub(r"lower(\1) = lower(?)", sql)
+    sql = _HANDLE.sub(r"\1 lower(\2) = lower(?)", sql)
     return sql.replace("%", "%%").replace("?", "%s")
 
 
@@ -155,6 +159,7 @@ class PostgresEngine(Engine):
         self._psycopg = psycopg
         self.database = url
         self.integrity_errors = (psycopg.errors.IntegrityError,)
+        self.connection_errors = (psycopg.OperationalError,)
 
     def redacted(self) -> str:
         """The URL without its password, for messages."""
@@ -172,6 +177,7 @@ class PostgresEngine(Engine):
 
     def open_writer(self) -> PostgresConnection:
         conn = self.connect()
+        conn.raw.execute("SET lock_timeout = '30s'")  # a writer stuck in another process fails a write, never hangs
         try:
             migrate_postgres(conn.raw)
         except self._psycopg.Error as exc:
@@ -184,6 +190,8 @@ class PostgresEngine(Engine):
         return conn
 
     def begin_write(self, conn: PostgresConnection) -> None:
+        if conn.raw.closed or conn.raw.broken:
+            raise self._psycopg.OperationalError("the connection to PostgreSQL was lost")
         conn.execute("BEGIN")
         conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))  # writers of every process, one at a time
 

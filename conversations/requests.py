@@ -102,6 +102,8 @@ def check_text(field: str, value: str, max_chars: int, setting: str) -> str:
     text = value.strip()
     if not text:
         raise InvalidInput(field, "must not be empty")
+    if "\x00" in text:  # PostgreSQL cannot store it, and no reader wants it: the same answer on both engines
+        raise InvalidInput(field, "contains a NUL character (\\u0000); remove it")
     if len(text) > max_chars:
         raise TooLarge(field, f"is {len(text)} characters; the limit is {max_chars} (forum.limits.{setting})")
     return text

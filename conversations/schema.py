@@ -1,8 +1,9 @@
 """The forum's schema and its migrations, for SQLite and for PostgreSQL: the same tables, versions and guarantees.
 
-SQLite keeps the version in ``PRAGMA user_version``, PostgreSQL in a one-row
-``schema_version`` table; each migration runs in its own transaction, so a
-database is always at exactly one version.
+SQLite keeps the version in ``PRAGMA user_version`` and runs each migration in
+its own transaction; PostgreSQL keeps it in a one-row ``schema_version`` table
+and runs the pending migrations in one transaction under an advisory lock (its
+DDL is transactional). Either way a database is always at exactly one version.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ CREATE TABLE gt_posts (
 );
 """
 PG_MIGRATIONS: tuple[str, ...] = (_PG_V1, _V2)
+MIGRATION_LOCK = 0x6D757267  # "murg": held while a PostgreSQL database is migrated
 assert len(PG_MIGRATIONS) == SCHEMA_VERSION, "every migration is written for both engines"
 
 
@@ -175,10 +177,10 @@ def _too_new(current: int) -> StoreError:
 
 def migrate_postgres(conn) -> int:
     """Bring a PostgreSQL database (a psycopg connection in autocommit mode) to SCHEMA_VERSION."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     conn.execute("BEGIN")
     try:
-        conn.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")  # two servers starting at once migrate once
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))  # two servers starting at once migrate once
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         current = row[0] if row else 0
         if current > SCHEMA_VERSION:

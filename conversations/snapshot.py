@@ -7,6 +7,7 @@ the swarm's evaluation, the export and the demo read the forum through it and kn
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conversations.engines import is_postgres
+from conversations.engines import PostgresConnection, is_postgres, postgres_sql
 from conversations.errors import NotAForum, StoreError
 from conversations.meta import read_meta
 from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION
 
 TABLES = {"accounts", "threads", "posts", "gt_accounts", "gt_posts"}
+_CURSORS = itertools.count()
 
 # what a dataset export holds, by name -> (header, query): the header names the query's columns, in its order; a
 # query whose last column is ``external_id`` gives the site instead (the part before ':' of an imported id)
@@ -194,13 +196,16 @@ class ForumSnapshot:
     def export_rows(self, name: str) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """(header, rows) of one dataset table (see EXPORTS), streamed in batches."""
         header, sql = EXPORTS[name]
-        cursor = self._conn.execute(sql)
+        cursor = self._streamed(sql)
         with_site = header[-1] == "site"
 
         def rows() -> Iterator[tuple[Any, ...]]:
-            while batch := cursor.fetchmany(1000):
-                for row in batch:
-                    yield (*row[:-1], site_of(row[-1])) if with_site else tuple(row)
+            try:
+                while batch := cursor.fetchmany(1000):
+                    for row in batch:
+                        yield (*row[:-1], site_of(row[-1])) if with_site else tuple(row)
+            finally:
+                cursor.close()
 
         return header, rows()
 
@@ -216,15 +221,27 @@ class ForumSnapshot:
         """Every record of the forum with its ground truth, one dict each, as the admin export streams them."""
         yield {"kind": "meta", "schema_version": SCHEMA_VERSION, "exported_at": utc_now()}  # open() checked it
         for kind, sql in RECORDS.items():
-            cursor = self._conn.execute(sql)
-            names = [d[0] for d in cursor.description]
-            while batch := cursor.fetchmany(1000):
-                for row in batch:
-                    record = dict(zip(names, row))
-                    for key in ("tags", "extra"):
-                        if key in record:
-                            record[key] = json.loads(record[key])
-                    yield {"kind": kind, **record}
+            cursor = self._streamed(sql)
+            try:
+                names = [d[0] for d in cursor.description]
+                while batch := cursor.fetchmany(1000):
+                    for row in batch:
+                        record = dict(zip(names, row))
+                        for key in ("tags", "extra"):
+                            if key in record:
+                                record[key] = json.loads(record[key])
+                        yield {"kind": kind, **record}
+            finally:
+                cursor.close()
+
+    def _streamed(self, sql: str) -> Any:
+        """A cursor over a whole table that holds a batch at a time: on PostgreSQL a server-side cursor (a plain
+        one would bring the whole result into this process first); SQLite steps through the file anyway."""
+        if isinstance(self._conn, PostgresConnection):
+            cursor = self._conn.raw.cursor(name=f"murmur_export_{next(_CURSORS)}")
+            cursor.execute(postgres_sql(sql), ())
+            return cursor
+        return self._conn.execute(sql)
 
     def meta(self) -> dict[str, Any]:
         """The forum's notes (e.g. a replay's window and site shifts)."""

@@ -171,9 +171,26 @@ class ForumStore:
                 self._reader_connections.append(conn)
         return conn
 
+    def _read_now(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(self._reader(), *args)
+        except self._engine.connection_errors:  # the server went away (a restart): a new connection, once
+            self._drop_reader()
+            return fn(self._reader(), *args)
+
+    def _drop_reader(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._reader_connections:
+                    self._reader_connections.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: fn(self._reader(), *args))
+        return await loop.run_in_executor(self._readers, self._read_now, fn, *args)
 
     async def _write(self, fn: Callable[..., tuple[T, list[Event]]], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on the writer; it returns (result, events) and is committed before this returns."""
@@ -202,7 +219,13 @@ class ForumStore:
         try:
             if conn is None:
                 raise StoreError("the forum store is not open")
-            self._engine.begin_write(conn)
+            try:
+                self._engine.begin_write(conn)
+            except self._engine.connection_errors:  # the server went away (a restart): a new connection, once
+                with contextlib.suppress(Exception):
+                    conn.close()
+                self._write_connection = conn = self._engine.open_writer()
+                self._engine.begin_write(conn)
             for fn, args, _, _ in batch:
                 conn.execute("SAVEPOINT one_write")
                 try:

@@ -106,6 +106,7 @@ BAD_REQUESTS = [
     ("POST", "/api/threads", [1, 2], None, "alice", 400, ["body", "JSON object"]),
     ("POST", "/api/threads", {"body": "no title"}, None, "alice", 400, ["title", "required"]),
     ("POST", "/api/threads", {"title": 5, "body": "x"}, None, "alice", 400, ["title", "string"]),
+    ("POST", "/api/threads", {"title": "t", "body": "a\u0000b"}, None, "alice", 400, ["body", "NUL"]),
     ("POST", "/api/threads", {"title": "   ", "body": "x"}, None, "alice", 400, ["title", "empty"]),
     ("POST", "/api/threads", {"title": "x" * 201, "body": "x"}, None, "alice", 413, ["title", "limit is 200"]),
     ("POST", "/api/threads", {"title": "t", "body": "x", "extra": 1}, None, "alice", 400, ["extra", "remove it"]),

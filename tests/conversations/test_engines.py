@@ -9,7 +9,8 @@ import asyncio
 
 import pytest
 
-from conversations.engines import engine_for, is_postgres, shown
+from conversations.engines import engine_for, is_postgres, postgres_sql, shown
+from conversations.schema import SCHEMA_VERSION
 from conversations.errors import Conflict, NotFound, StoreError
 from conversations.models import Provenance
 from conversations.snapshot import ForumSnapshot
@@ -101,7 +102,51 @@ async def test_import_export_and_a_newer_schema_on_each_engine(tmp_path, databas
 
 def test_a_postgres_password_never_shows():
     assert shown("postgresql://murmur:s3cret@db.example/forum") == "postgresql://murmur:***@db.example/forum"
+    assert shown("postgresql://:s3cret@db.example/forum") == "postgresql://:***@db.example/forum"
+    assert shown("postgresql://murmur@db.example/forum?password=s3cret&sslmode=require") == (
+        "postgresql://murmur@db.example/forum?password=***&sslmode=require")
     assert shown("postgresql://murmur@db.example/forum") == "postgresql://murmur@db.example/forum"
+
+
+def test_handles_are_compared_without_case_only_where_they_are_looked_up():
+    assert postgres_sql("UPDATE accounts SET handle = ? WHERE a.handle = ? AND handle = ?") == (
+        "UPDATE accounts SET handle = %s WHERE lower(a.handle) = lower(%s) AND lower(handle) = lower(%s)")
+    assert postgres_sql("SELECT 1 WHERE body LIKE '%x'") == "SELECT 1 WHERE body LIKE '%%x'"
+
+
+async def test_two_servers_starting_on_an_empty_database_migrate_once(postgres_server):
+    database = postgres_server.new_database()
+    stores = [ForumStore(database) for _ in range(3)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        conn = engine_for(database).connect(read_only=True)
+        try:
+            assert [tuple(r) for r in conn.execute("SELECT version FROM schema_version")] == [(SCHEMA_VERSION,)]
+        finally:
+            conn.close()
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_postgres_restart_costs_the_forum_nothing_but_a_reconnect(postgres_server):
+    """Every connection the forum holds is cut (as a server restart would); the next write and read reconnect."""
+    database = postgres_server.new_database()
+    async with ForumStore(database) as store:
+        alice, _ = await store.create_account("alice", "Alice")
+        thread, _, _ = await store.create_thread(alice, "before", "body")
+        await store.get_thread(thread.id)
+        admin = engine_for(postgres_server.url()).connect()
+        try:
+            cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE datname = ? AND pid <> pg_backend_pid()", (database.rsplit("/", 1)[1],))
+            assert cut.fetchone()[0] >= 2  # the writer and a reader
+        finally:
+            admin.close()
+        post, _ = await store.create_post(alice, thread.id, "after the restart")
+        _, posts = await store.get_thread(thread.id)
+        assert [p.body for p in posts] == ["body", "after the restart"] and post.id == posts[-1].id
+        assert [e.seq for e in await store.events_since(0)] == [1, 2]
 
 
 async def test_an_unreachable_postgres_is_a_clear_error():
