@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conversations.errors import StoreError
-from conversations.schema import SCHEMA_VERSION, migrate_postgres, migrate_sqlite
+from conversations.schema import migrate_postgres, migrate_sqlite
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 EVENTS_LOCK = 0x6D75726D  # "murm": PostgreSQL writers take it, so events are numbered in commit order, without gaps
@@ -212,6 +212,3 @@ class PostgresEngine(Engine):
             "FROM post_search, plainto_tsquery('english', ?) AS query WHERE words @@ query "
             "GROUP BY thread_id ORDER BY score DESC, thread_id LIMIT ?", (" ".join(words), limit)).fetchall()
         return [(thread_id, float(score)) for thread_id, score in rows]
-
-
-__all__ = ["Engine", "PostgresEngine", "SqliteEngine", "engine_for", "is_postgres", "words_of", "SCHEMA_VERSION"]

@@ -190,7 +190,7 @@ def migrate_postgres(conn) -> int:
                 if statement.strip():
                     conn.execute(statement)
         conn.execute("DELETE FROM schema_version")
-        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (max(current, SCHEMA_VERSION),))
+        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))  # current <= SCHEMA_VERSION here
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conversations.engines import PostgresConnection, is_postgres, postgres_sql
+from conversations.engines import PostgresConnection, PostgresEngine, is_postgres, postgres_sql
 from conversations.errors import NotAForum, StoreError
 from conversations.meta import read_meta
 from conversations.models import utc_now
@@ -111,8 +111,6 @@ class ForumSnapshot:
 
     @classmethod
     def _open_postgres(cls, url: str) -> ForumSnapshot:
-        from conversations.engines import PostgresEngine
-
         engine = PostgresEngine(url)
         try:
             conn = engine.connect(read_only=True)

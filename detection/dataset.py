@@ -23,7 +23,6 @@ Every problem is reported, with the file that has it, before any work starts.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 from collections import Counter
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from conversations.models import parse_time
+from core.files import sha256_of
 from detection.errors import DatasetError
 
 SCHEMA_VERSION = 1
@@ -69,14 +69,6 @@ csv.field_size_limit(16 * 1024 * 1024)
 def columns_of(name: str) -> tuple[str, ...]:
     required, optional = COLUMNS[name]
     return required + optional
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

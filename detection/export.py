@@ -20,6 +20,7 @@ from conversations.errors import NotAForum
 from conversations.models import utc_now
 from conversations.schema import SCHEMA_VERSION as FORUM_SCHEMA_VERSION
 from conversations.snapshot import ForumSnapshot
+from core.files import sha256_of
 from detection.dataset import (
     ACCOUNTS,
     FORMAT,
@@ -29,7 +30,6 @@ from detection.dataset import (
     POSTS,
     SCHEMA_VERSION,
     THREADS,
-    sha256_of,
 )
 from detection.errors import ExportError
 

@@ -15,7 +15,6 @@ over the real tokens, then L2-normalised).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,20 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import sha256_of
 from index.errors import ModelUnavailable
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 MAX_TOKENS = 256  # the model's window (max_seq_length), as sentence-transformers cuts
 FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 _REBUILD = "delete {folder} and run again: it is exported anew from the installed model package"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def onnx_file(backend: str, model_folder: Path, folder: Path) -> Path:
@@ -56,11 +48,11 @@ def onnx_file(backend: str, model_folder: Path, folder: Path) -> Path:
     fp32 = folder / FILES["onnx"]
     if not _checked(fp32, known, folder):
         _export(model_folder, fp32)
-        known[fp32.name] = _sha256(fp32)
+        known[fp32.name] = sha256_of(fp32)
     target = folder / FILES[backend]
     if backend == "onnx-int8" and not _checked(target, known, folder):
         _quantise(fp32, target)
-        known[target.name] = _sha256(target)
+        known[target.name] = sha256_of(target)
     tmp = manifest.with_suffix(".tmp")
     tmp.write_text(json.dumps(known, indent=1))
     tmp.replace(manifest)
@@ -71,7 +63,7 @@ def _checked(path: Path, known: dict[str, str], folder: Path) -> bool:
     """Whether ``path`` is there and is the file that was written; a changed file is an error, never used."""
     if not path.exists():
         return False
-    if path.name in known and _sha256(path) != known[path.name]:
+    if path.name in known and sha256_of(path) != known[path.name]:
         raise ModelUnavailable(f"{path}: the exported model does not match its checksum (damaged or changed); "
                                + _REBUILD.format(folder=folder))
     return path.name in known
@@ -148,10 +140,8 @@ class OnnxModel:
         self.batch_size = batch_size
         self.dims = dims
 
-    def token_counts(self, texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """(normalised vectors, each text's token count after the cut at MAX_TOKENS): one tokenisation for both."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths share a batch
         out = np.empty((len(texts), self.dims), dtype=np.float32)
@@ -168,4 +158,4 @@ class OnnxModel:
                                              "token_type_ids": np.zeros_like(ids)})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return out
+        return out, [len(e.ids) for e in encodings]

@@ -120,9 +120,9 @@ class Embedder:
             self.stats.encoded += len(texts)
             if self._onnx is not None:
                 began = time.perf_counter()
-                vectors = self._onnx.encode(texts)
+                vectors, lengths = self._onnx.encode(texts)
                 self.stats.model_seconds += time.perf_counter() - began
-                self.stats.truncated += sum(n >= self.max_tokens for n in self._onnx.token_counts(texts))
+                self.stats.truncated += sum(n >= self.max_tokens for n in lengths)
                 return vectors
             lengths = [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
             self.stats.truncated += sum(n > self.max_tokens for n in lengths)

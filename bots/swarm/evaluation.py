@@ -17,7 +17,7 @@ from bots.personas import Persona
 from bots.swarm.bots import active_at
 from bots.swarm.runlog import read_log
 from conversations.models import parse_time
-from conversations.snapshot import ForumSnapshot
+from conversations.snapshot import ForumSnapshot, PostByAccount
 from bots.settings import SwarmSettings
 
 
@@ -90,21 +90,21 @@ class BotPost:
 def limit_violations(db: Path, personas: dict[str, Persona], settings: SwarmSettings) -> list[str]:
     """Every place the forum's bot posts break a persona limit or a saturation cap (empty: none)."""
     with ForumSnapshot.open(db) as forum:
-        rows = [(p.thread_id, None, p.handle, p.persona, p.created_at, p.synthetic) for p in forum.posts_in_thread_order()]
+        posts_in_order = forum.posts_in_thread_order()
     problems: list[str] = []
-    by_thread: dict[int, list[tuple]] = defaultdict(list)
+    by_thread: dict[int, list[PostByAccount]] = defaultdict(list)
     by_bot: dict[str, list[BotPost]] = defaultdict(list)
-    for row in rows:
-        by_thread[row[0]].append(row)
-        if row[5]:
-            by_bot[row[2]].append(BotPost(row[0], row[2], row[3], parse_time(row[4])))
+    for post in posts_in_order:
+        by_thread[post.thread_id].append(post)
+        if post.synthetic:
+            by_bot[post.handle].append(BotPost(post.thread_id, post.handle, post.persona, parse_time(post.created_at)))
     for thread_id, posts in by_thread.items():
-        bots = {r[2] for r in posts if r[5]}
+        bots = {p.handle for p in posts if p.synthetic}
         if len(bots) > settings.max_bots_per_thread:
             problems.append(f"thread {thread_id}: {len(bots)} bots > max_bots_per_thread {settings.max_bots_per_thread}")
         run = longest = 0
-        for r in posts:
-            run = run + 1 if r[5] else 0
+        for p in posts:
+            run = run + 1 if p.synthetic else 0
             longest = max(longest, run)
         if longest > settings.max_consecutive_bot_posts:
             problems.append(f"thread {thread_id}: {longest} bot posts in a row > {settings.max_consecutive_bot_posts}")
