@@ -7,11 +7,14 @@ against a bare-SQLite loop (one INSERT + COMMIT per post, WAL,
 synchronous=NORMAL), run first for the same number of posts, so the numbers
 say what the API, the event log and the fan-out cost on top of the disk.
 
-By default the forum is started here (real aiohttp server on 127.0.0.1, posting
-limits raised so the limiter never refuses), once per storage engine: a real
-SQLite file in a temp dir, and a real PostgreSQL cluster (Debian's server, a
-throwaway cluster on a free port, as the tests start it; fsync on). The
-engines' rates are set side by side, measured in the same run.
+By default the forum is started in a process of its own (real aiohttp server on
+127.0.0.1, posting limits raised so the limiter never refuses), as a deployed
+forum's clients are other programs; once per storage engine: a real SQLite file
+in a temp dir, and a real PostgreSQL cluster (Debian's server, a throwaway
+cluster on a free port, as the tests start it; fsync on). The engines' rates
+are set side by side, measured in the same run. Where the time goes: each
+round's CPU time per post, split between the clients (this process), the forum
+process and PostgreSQL's processes, read from /proc.
 `--url URL --admin-token T` points it at a running `murmur forum` instead.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import secrets
@@ -27,8 +31,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +67,10 @@ class Result:
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     posts: bool = True  # False for the events row, which has no baseline ratio
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # CPU time of the round, by process
+
+    def cpu_ms_per_post(self, part: str) -> float:
+        return self.cpu_seconds.get(part, 0.0) / self.count * 1000
 
     @property
     def rate(self) -> float:
@@ -123,6 +131,82 @@ async def local_forum(database: Path | str, posts: int, admin_token: str) -> Asy
         await runner.cleanup()
 
 
+def serve_forum(database: Path | str, posts: int, admin_token: str, pipe) -> None:
+    """The forum process: serve until the bench says stop, telling it the URL first."""
+    async def serve() -> None:
+        async with local_forum(database, posts, admin_token) as url:
+            pipe.send(url)
+            await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def forum_process(database: Path | str, posts: int, admin_token: str) -> Iterator[tuple[str, int]]:
+    """A forum in a process of its own: (its URL, its pid)."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=serve_forum, args=(database, posts, admin_token, theirs), daemon=True)
+    process.start()
+    try:
+        if not ours.poll(120):
+            raise SystemExit("bench: the forum process did not start within 120 s")
+        yield ours.recv(), process.pid
+    finally:
+        if process.is_alive():
+            ours.send("stop")
+        process.join(60)
+        if process.is_alive():
+            process.kill()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """user + system CPU time of one process, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (PostgreSQL's backends and workers under its postmaster)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    return found
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds by part: the clients (this process), the forum's process, PostgreSQL's processes."""
+
+    forum_pid: int | None = None
+    postgres_pid: int | None = None
+
+    def read(self) -> dict[str, float]:
+        parts = {"clients": time.process_time()}
+        if self.forum_pid is not None:
+            parts["forum"] = process_cpu_seconds(self.forum_pid)
+        if self.postgres_pid is not None:
+            parts["postgresql"] = sum(process_cpu_seconds(p) for p in [self.postgres_pid, *children_of(self.postgres_pid)])
+        return parts
+
+    @contextmanager
+    def measure(self) -> Iterator[dict[str, float]]:
+        """Fills the yielded dict with the CPU seconds each part spent inside the block."""
+        spent: dict[str, float] = {}
+        before = self.read()
+        yield spent
+        after = self.read()
+        spent.update({part: max(0.0, after[part] - before.get(part, 0.0)) for part in after})
+
+
 async def make_accounts(admin: ForumClient, prefix: str, count: int) -> list[ForumClient]:
     """Bot accounts (marked as the bench in ground truth, so they never pass for people), one client each."""
     clients = []
@@ -164,12 +248,14 @@ async def write_posts(writers: list[ForumClient], threads: list[int], posts: int
     return seconds, latencies
 
 
-async def writer_round(admin: ForumClient, threads: list[int], prefix: str, writers: int, posts: int) -> Result:
+async def writer_round(admin: ForumClient, threads: list[int], prefix: str, writers: int, posts: int,
+                       meter: CpuMeter) -> Result:
     """posts/s and per-reply latency with ``writers`` accounts posting at once, nobody listening."""
     clients = await make_accounts(admin, prefix, writers)
     label = f"forum, {writers} writer{'s' if writers > 1 else ''}"
-    seconds, latencies = await write_posts(clients, threads, posts, label)
-    return Result(label, posts, seconds, latencies)
+    with meter.measure() as cpu:
+        seconds, latencies = await write_posts(clients, threads, posts, label)
+    return Result(label, posts, seconds, latencies, cpu_seconds=cpu)
 
 
 async def subscribe(session: aiohttp.ClientSession, url: str, prefix: str, posts: int, bar: tqdm) -> tuple[int, float]:
@@ -199,7 +285,8 @@ async def wait_for_subscribers(admin: ForumClient, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
-async def events_round(admin: ForumClient, url: str, threads: list[int], prefix: str, posts: int) -> list[Result]:
+async def events_round(admin: ForumClient, url: str, threads: list[int], prefix: str, posts: int,
+                       meter: CpuMeter) -> list[Result]:
     """The 10-writer round again, with 100 subscribers counting deliveries: posts/s under fan-out, and events/s."""
     clients = await make_accounts(admin, prefix, EVENT_WRITERS)
     already = (await admin.request("GET", "/api/health"))["subscribers"]
@@ -209,23 +296,24 @@ async def events_round(admin: ForumClient, url: str, threads: list[int], prefix:
         await asyncio.wait_for(wait_for_subscribers(admin, already + SUBSCRIBERS), 30)
         start = time.perf_counter()
         label = f"forum, {EVENT_WRITERS} writers + {SUBSCRIBERS} subscribers"
-        seconds, latencies = await write_posts(clients, threads, posts, label)
-        done = await asyncio.wait_for(asyncio.gather(*listeners), DELIVERY_TIMEOUT_S)
+        with meter.measure() as cpu:  # until the last delivery: the fan-out's cost is part of a post's
+            seconds, latencies = await write_posts(clients, threads, posts, label)
+            done = await asyncio.wait_for(asyncio.gather(*listeners), DELIVERY_TIMEOUT_S)
     deliveries.close()
     events = sum(received for received, _ in done)
     last = max(at for _, at in done)
-    return [Result(label, posts, seconds, latencies),
+    return [Result(label, posts, seconds, latencies, cpu_seconds=cpu),
             Result(f"  events delivered to {SUBSCRIBERS} subscribers", events, last - start, posts=False)]
 
 
-async def forum_rounds(url: str, admin_token: str, posts: int) -> list[Result]:
+async def forum_rounds(url: str, admin_token: str, posts: int, meter: CpuMeter) -> list[Result]:
     """Every forum round against one forum; accounts are new each round, the threads are shared."""
     tag = f"bench-{secrets.token_hex(3)}-"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         admin = ForumClient(url, admin_token, session=session)
         threads = await make_threads(admin, tag)
-        results = [await writer_round(admin, threads, f"{tag}w{n}-", n, posts) for n in WRITER_ROUNDS]
-        results += await events_round(admin, url, threads, f"{tag}s{EVENT_WRITERS}-", posts)
+        results = [await writer_round(admin, threads, f"{tag}w{n}-", n, posts, meter) for n in WRITER_ROUNDS]
+        results += await events_round(admin, url, threads, f"{tag}s{EVENT_WRITERS}-", posts, meter)
     return results
 
 
@@ -253,6 +341,19 @@ def table(results: list[Result], baseline: Result) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(results: list[Result]) -> str:
+    """Where the time goes: CPU ms per post by process, and what that total allows on this machine's cores."""
+    measured = [r for r in results if r.cpu_seconds]
+    parts = sorted({part for r in measured for part in r.cpu_seconds}, key=["forum", "postgresql", "clients"].index)
+    head = f"{'CPU ms per post':<42} " + " ".join(f"{p:>10}" for p in parts) + f" {'total':>8} {'cores busy':>10}"
+    lines = [head, "-" * len(head)]
+    for r in measured:
+        total = sum(r.cpu_seconds.values())
+        lines.append(f"{r.case:<42} " + " ".join(f"{r.cpu_ms_per_post(p):10.2f}" for p in parts)
+                     + f" {total / r.count * 1000:8.2f} {total / r.seconds:10.2f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 posts a round instead of 2000 (under 40 s)")
@@ -277,31 +378,31 @@ def main() -> None:
     else:
         print(f"forum: started here on 127.0.0.1 for each of {', '.join(engines)} (SQLite: a temp file, WAL, "
               f"synchronous=NORMAL; PostgreSQL: a throwaway cluster), posting limits raised out of the way;\n"
-              f"       client and server share one process and {cores()} cores (one asyncio event loop; the store's "
-              f"writer and readers are threads; PostgreSQL's server processes share the same cores)")
+              f"       the forum in a process of its own, the clients in this one (one asyncio event loop), all on "
+              f"{cores()} cores with PostgreSQL's server processes")
     sys.stdout.flush()
 
     with tempfile.TemporaryDirectory(prefix="murmur-bench-") as tmp:
         baseline = sqlite_baseline(Path(tmp) / "baseline.db", posts)
 
-        async def run(database: Path | str | None) -> list[Result]:
+        def run(database: Path | str | None, postgres_pid: int | None = None) -> list[Result]:
             if database is None:
-                return await forum_rounds(args.url, args.admin_token, posts)
+                return asyncio.run(forum_rounds(args.url, args.admin_token, posts, CpuMeter()))
             token = secrets.token_urlsafe(24)
-            async with local_forum(database, posts, token) as url:
-                return await forum_rounds(url, token, posts)
+            with forum_process(database, posts, token) as (url, pid):
+                return asyncio.run(forum_rounds(url, token, posts, CpuMeter(pid, postgres_pid)))
 
         by_engine: dict[str, list[Result]] = {}
         try:
             if args.url:
-                by_engine["the running forum"] = asyncio.run(run(None))
+                by_engine["the running forum"] = run(None)
             for engine in engines if not args.url else ():
                 if engine == "sqlite":
-                    by_engine[engine] = asyncio.run(run(Path(tmp) / "forum.db"))
+                    by_engine[engine] = run(Path(tmp) / "forum.db")
                 else:
                     server = postgres_server()
                     try:
-                        by_engine[engine] = asyncio.run(run(server.new_database()))
+                        by_engine[engine] = run(server.new_database(), server.postmaster_pid())
                     finally:
                         server.stop()
         except (ForumClientError, ForumUnavailable) as exc:
@@ -309,6 +410,7 @@ def main() -> None:
     for engine, results in by_engine.items():
         print(f"\n{engine}")
         print(table(results, baseline))
+        print(cpu_table(results))
     if {"sqlite", "postgresql"} <= by_engine.keys():
         print("\npostgresql / sqlite, same run: " + ", ".join(
             f"{a.case.split(' (')[0]} {b.rate / a.rate:.2f}x" for a, b in zip(by_engine["sqlite"], by_engine["postgresql"])))

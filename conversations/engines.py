@@ -45,6 +45,13 @@ def words_of(text: str) -> list[str]:
     return [t for t in "".join(c if c.isalnum() else " " for c in text).split() if t]
 
 
+INSERT_POST = ("INSERT INTO posts (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+UPDATE_THREAD = ("UPDATE threads SET post_count = post_count + 1, "
+                 "last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END WHERE id = ?")
+LINK_PROVENANCE = "UPDATE gt_posts SET post_id = ? WHERE account_id = ? AND idempotency_key = ? AND post_id IS NULL"
+
+
 class Engine:
     name: str
     integrity_errors: tuple[type[BaseException], ...]
@@ -58,8 +65,38 @@ class Engine:
         """A connection for the one writer, with the schema brought to SCHEMA_VERSION."""
         raise NotImplementedError
 
-    def begin_write(self, conn: Any) -> None:
+    # A batch of writes is one transaction and each write one savepoint in it (group commit). The four steps are
+    # the engine's so PostgreSQL can send each as one round trip, where SQLite takes one call per statement.
+
+    def start_batch(self, conn: Any) -> None:
+        """Open the batch's transaction and the first write's savepoint."""
         raise NotImplementedError
+
+    def next_write(self, conn: Any) -> None:
+        """Keep the last write (release its savepoint) and open the next one's."""
+        self.execute_all(conn, "RELEASE SAVEPOINT one_write", "SAVEPOINT one_write")
+
+    def undo_write(self, conn: Any) -> None:
+        """Roll the current write back to its savepoint; the batch goes on."""
+        conn.execute("ROLLBACK TO SAVEPOINT one_write")
+
+    def commit_batch(self, conn: Any) -> None:
+        self.execute_all(conn, "RELEASE SAVEPOINT one_write", "COMMIT")
+
+    def execute_all(self, conn: Any, *statements: str) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    def insert_post(self, conn: Any, post: Sequence[Any], search_text: str) -> int:
+        """Insert a post (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id), its
+        search text, its thread's count and activity, and its link to provenance recorded ahead; the post's id."""
+        thread_id, author_id, _, _, created_at, idempotency_key, _ = post
+        post_id = conn.execute(f"{INSERT_POST} RETURNING id", tuple(post)).fetchone()[0]
+        self.index_text(conn, post_id, thread_id, search_text)
+        conn.execute(UPDATE_THREAD, (created_at, created_at, thread_id))
+        if idempotency_key is not None:
+            conn.execute(LINK_PROVENANCE, (post_id, author_id, idempotency_key))
+        return post_id
 
     def insert_event(self, conn: Any, kind: str, thread_id: int, post_id: int, now: str) -> int:
         raise NotImplementedError
@@ -100,8 +137,9 @@ class SqliteEngine(Engine):
             raise StoreError(f"{self.path}: not a usable forum database ({exc}); pick another --db") from None
         return conn
 
-    def begin_write(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")  # the one writer: serialised, so events number in commit order
+    def start_batch(self, conn: sqlite3.Connection) -> None:
+        # the one writer: serialised, so events number in commit order
+        self.execute_all(conn, "BEGIN IMMEDIATE", "SAVEPOINT one_write")
 
     def insert_event(self, conn: sqlite3.Connection, kind: str, thread_id: int, post_id: int, now: str) -> int:
         return conn.execute("INSERT INTO events (type, thread_id, post_id, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
@@ -189,11 +227,27 @@ class PostgresEngine(Engine):
             raise
         return conn
 
-    def begin_write(self, conn: PostgresConnection) -> None:
+    def start_batch(self, conn: PostgresConnection) -> None:
         if conn.raw.closed or conn.raw.broken:
             raise self._psycopg.OperationalError("the connection to PostgreSQL was lost")
-        conn.execute("BEGIN")
-        conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))  # writers of every process, one at a time
+        # the advisory lock: writers of every process, one at a time
+        self.execute_all(conn, "BEGIN", f"SELECT pg_advisory_xact_lock({EVENTS_LOCK})", "SAVEPOINT one_write")
+
+    def execute_all(self, conn: PostgresConnection, *statements: str) -> None:
+        conn.raw.execute("; ".join(statements))  # no parameters: one round trip (the simple query protocol)
+
+    def insert_post(self, conn: PostgresConnection, post: Sequence[Any], search_text: str) -> int:
+        # one statement, one round trip: PostgreSQL's data-modifying WITH does the four writes of the base class
+        thread_id, author_id, _, _, created_at, idempotency_key, _ = post
+        return conn.execute(
+            f"WITH new AS ({INSERT_POST} RETURNING id, thread_id), "
+            "searched AS (INSERT INTO post_search (post_id, thread_id, words) "
+            "  SELECT id, thread_id, to_tsvector('english', ?) FROM new), "
+            f"counted AS ({UPDATE_THREAD}), "
+            "linked AS (UPDATE gt_posts SET post_id = (SELECT id FROM new) "
+            "  WHERE account_id = ? AND idempotency_key = ? AND post_id IS NULL) "
+            "SELECT id FROM new",
+            (*post, search_text, created_at, created_at, thread_id, author_id, idempotency_key)).fetchone()[0]
 
     def insert_event(self, conn: PostgresConnection, kind: str, thread_id: int, post_id: int, now: str) -> int:
         # under the writers' lock: max + 1 never skips a number, as a sequence would after a rollback

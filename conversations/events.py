@@ -32,6 +32,15 @@ class Subscription:
         self.delivered += 1
         return item
 
+    def ready(self) -> list[tuple[int, str]]:
+        """Every (seq, JSON text) queued now, without waiting: a busy subscriber is served in runs, not one wait
+        per event."""
+        items = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        self.delivered += len(items)
+        return items
+
 
 class EventHub:
     """Fans committed events out to web-socket subscribers without ever blocking the writer."""

@@ -220,24 +220,23 @@ class ForumStore:
             if conn is None:
                 raise StoreError("the forum store is not open")
             try:
-                self._engine.begin_write(conn)
+                self._engine.start_batch(conn)
             except self._engine.connection_errors:  # the server went away (a restart): a new connection, once
                 with contextlib.suppress(Exception):
                     conn.close()
                 self._write_connection = conn = self._engine.open_writer()
-                self._engine.begin_write(conn)
-            for fn, args, _, _ in batch:
-                conn.execute("SAVEPOINT one_write")
+                self._engine.start_batch(conn)
+            for position, (fn, args, _, _) in enumerate(batch):
+                if position:
+                    self._engine.next_write(conn)
                 try:
                     result, events = fn(conn, *args)
                 except Exception as exc:  # this write's own failure (a conflict, an unknown thread): the rest go on
-                    conn.execute("ROLLBACK TO SAVEPOINT one_write")
-                    conn.execute("RELEASE SAVEPOINT one_write")
+                    self._engine.undo_write(conn)
                     outcomes.append((None, exc, []))
                     continue
-                conn.execute("RELEASE SAVEPOINT one_write")
                 outcomes.append((result, None, events))
-            conn.execute("COMMIT")
+            self._engine.commit_batch(conn)
         except BaseException as exc:
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -353,28 +352,23 @@ class ForumStore:
         idempotency_key: str | None = None,
         external_id: str | None = None,
     ) -> int:
-        post_id = conn.execute(
-            "INSERT INTO posts (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id),
-        ).fetchone()[0]
-        self._engine.index_text(conn, post_id, thread_id, search_text)
-        conn.execute(
-            "UPDATE threads SET post_count = post_count + 1, "
-            "last_activity_at = CASE WHEN last_activity_at > ? THEN last_activity_at ELSE ? END WHERE id = ?",
-            (created_at, created_at, thread_id),
-        )
-        if idempotency_key is not None:
-            conn.execute(
-                "UPDATE gt_posts SET post_id = ? WHERE account_id = ? AND idempotency_key = ? AND post_id IS NULL",
-                (post_id, author_id, idempotency_key),
-            )
-        return post_id
+        return self._engine.insert_post(
+            conn, (thread_id, author_id, parent_id, body, created_at, idempotency_key, external_id), search_text)
 
     def _record_event(self, conn: sqlite3.Connection, kind: str, thread_id: int, post_id: int, now: str) -> Event:
         seq = self._engine.insert_event(conn, kind, thread_id, post_id, now)
-        return Event(seq=seq, type=kind, created_at=now, thread=self._get_thread(conn, thread_id),
-                     post=self._get_post(conn, post_id))
+        thread, post = self._thread_and_post(conn, thread_id, post_id)
+        return Event(seq=seq, type=kind, created_at=now, thread=thread, post=post)
+
+    @staticmethod
+    def _thread_and_post(conn: sqlite3.Connection, thread_id: int, post_id: int) -> tuple[Thread, Post]:
+        """A post and its thread in one query (a round trip fewer on PostgreSQL)."""
+        row = conn.execute(
+            f"SELECT * FROM ({_THREAD_SELECT} WHERE t.id = ?) AS thread, ({_POST_SELECT} WHERE p.id = ?) AS post",
+            (thread_id, post_id)).fetchone()
+        if row is None:
+            raise NotFound(f"post {post_id} of thread {thread_id} does not exist")
+        return _thread(row), _post(row[10:])
 
     @staticmethod
     def _existing_post_id(conn: sqlite3.Connection, author_id: int, idempotency_key: str | None) -> int | None:
@@ -427,17 +421,19 @@ class ForumStore:
         """Reply to a thread (or to one of its posts). Returns (post, created); ``at`` as in create_thread."""
 
         def write(conn: sqlite3.Connection) -> tuple[tuple[Post, bool], list[Event]]:
-            existing = self._existing_post_id(conn, author.id, idempotency_key)
+            existing, thread_exists, parent_thread = conn.execute(  # one query for the three checks: a round trip
+                "SELECT (SELECT id FROM posts WHERE author_id = ? AND idempotency_key = ?), "
+                "(SELECT 1 FROM threads WHERE id = ?), (SELECT thread_id FROM posts WHERE id = ?)",
+                (author.id, idempotency_key, thread_id, parent_id)).fetchone()
             if existing is not None:
                 return (self._get_post(conn, existing), False), []
-            if conn.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
+            if thread_exists is None:
                 raise NotFound(f"thread {thread_id} does not exist")
             if parent_id is not None:
-                row = conn.execute("SELECT thread_id FROM posts WHERE id = ?", (parent_id,)).fetchone()
-                if row is None:
+                if parent_thread is None:
                     raise NotFound(f"parent_id: post {parent_id} does not exist")
-                if row[0] != thread_id:
-                    raise InvalidInput("parent_id", f"post {parent_id} belongs to thread {row[0]}, not {thread_id}")
+                if parent_thread != thread_id:
+                    raise InvalidInput("parent_id", f"post {parent_id} belongs to thread {parent_thread}, not {thread_id}")
             now = at or self._clock()
             post_id = self._insert_post(conn, thread_id, author.id, parent_id, body, now, body, idempotency_key)
             event = self._record_event(conn, POST_CREATED, thread_id, post_id, now)

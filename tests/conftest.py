@@ -99,15 +99,20 @@ def database(request, tmp_path: Path) -> Path | str:
     return request.getfixturevalue("postgres_server").new_database()
 
 
-def table_counts(db: Path | str, tables: tuple[str, ...]) -> tuple[int, ...]:
-    """Rows per table, read from the database itself on either engine (for tests that check nothing was written)."""
+def query(db: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one query, read from the database itself on either engine (``?`` placeholders on both)."""
     from conversations.engines import engine_for
 
     conn = engine_for(db).connect(read_only=True)
     try:
-        return tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables)
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
     finally:
         conn.close()
+
+
+def table_counts(db: Path | str, tables: tuple[str, ...]) -> tuple[int, ...]:
+    """Rows per table on either engine (for tests that check nothing was written)."""
+    return tuple(query(db, f"SELECT count(*) FROM {table}")[0][0] for table in tables)
 
 
 @pytest.fixture

@@ -66,10 +66,10 @@ async def test_idempotency_key_returns_the_original_post(forum):
     assert info.value.status == 409
 
 
-async def test_rate_limit_per_account(tmp_path):
+async def test_rate_limit_per_account(tmp_path, database):
     from tests.conftest import make_settings, start_forum, stop_forum
 
-    running = await start_forum(tmp_path, make_settings(limits={"posts_per_minute": 1, "post_burst": 2}))
+    running = await start_forum(tmp_path, make_settings(limits={"posts_per_minute": 1, "post_burst": 2}), db=database)
     try:
         alice = await running.account("alice")
         bob = await running.account("bob")
@@ -166,10 +166,10 @@ async def _counts(forum):
     return table_counts(forum.db, ("accounts", "threads", "posts", "events", "gt_posts"))
 
 
-async def test_simulated_time_is_for_bot_accounts_and_rate_limits_in_simulated_time(tmp_path):
+async def test_simulated_time_is_for_bot_accounts_and_rate_limits_in_simulated_time(tmp_path, database):
     from tests.conftest import make_settings, start_forum, stop_forum
 
-    running = await start_forum(tmp_path, make_settings(limits={"posts_per_minute": 2, "post_burst": 2}))
+    running = await start_forum(tmp_path, make_settings(limits={"posts_per_minute": 2, "post_burst": 2}), db=database)
     try:
         human = await running.account("human")
         thread = (await human.create_thread("A thread", "opening"))["thread"]["id"]

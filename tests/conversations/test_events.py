@@ -70,8 +70,8 @@ async def test_replay_crosses_batches(forum, monkeypatch):
 
 
 @pytest.mark.slow
-async def test_a_slow_subscriber_never_blocks_posting_and_is_dropped_with_a_resume_point(tmp_path):
-    running = await start_forum(tmp_path, make_settings(events={"queue_size": 10}))
+async def test_a_slow_subscriber_never_blocks_posting_and_is_dropped_with_a_resume_point(tmp_path, database):
+    running = await start_forum(tmp_path, make_settings(events={"queue_size": 10}), db=database)
     try:
         alice = await running.account("alice")
         thread = (await alice.create_thread("Flood", "start"))["thread"]["id"]
@@ -120,9 +120,9 @@ async def test_hub_drops_a_full_subscriber_after_draining_its_backlog():
 
 
 @pytest.mark.slow
-async def test_follow_resumes_across_a_forum_restart_without_gaps_or_repeats(tmp_path):
+async def test_follow_resumes_across_a_forum_restart_without_gaps_or_repeats(tmp_path, database):
     settings = make_settings()
-    running = await start_forum(tmp_path, settings)
+    running = await start_forum(tmp_path, settings, db=database)
     alice_token = (await running.anonymous.create_account("alice"))["token"]
     alice = running.anonymous.with_token(alice_token)
     thread = (await alice.create_thread("Restart", "p0"))["thread"]["id"]

@@ -13,7 +13,7 @@ from conversations.importers import DUMPS_DIR, SEED_THREADS, import_threads, ope
 from conversations.importers.jsonl import read_files
 from conversations.importers.stackexchange import html_to_text
 from conversations.store import ForumStore
-from tests.conftest import read_corpus_sample
+from tests.conftest import query, read_corpus_sample
 
 DUMPS = DUMPS_DIR
 
@@ -24,8 +24,8 @@ async def _import(store, path):
 
 
 @pytest.mark.parametrize("site", ["askubuntu", "beer.meta"])
-async def test_stack_exchange_dump_import_keeps_authors_times_and_structure(tmp_path, site):
-    async with ForumStore(tmp_path / "f.db") as store:
+async def test_stack_exchange_dump_import_keeps_authors_times_and_structure(database, site):
+    async with ForumStore(database) as store:
         stats = await _import(store, DUMPS / site)
         again = await _import(store, DUMPS / site)
     assert stats.threads_added > 30 and stats.posts_added > stats.threads_added
@@ -34,29 +34,29 @@ async def test_stack_exchange_dump_import_keeps_authors_times_and_structure(tmp_
 
     posts_xml = (DUMPS / site / "Posts.xml").read_text(encoding="utf-8-sig")
     questions = posts_xml.count('PostTypeId="1"')
-    with sqlite3.connect(tmp_path / "f.db") as conn:
-        assert conn.execute("SELECT count(*) FROM threads").fetchone()[0] == questions
-        # timestamps are the dump's, not the import's
-        first = conn.execute("SELECT created_at FROM threads ORDER BY created_at LIMIT 1").fetchone()[0]
-        assert first[:4] in {"2010", "2014"}
-        # answers reply to their question's opening post; comments to the post they were made on
-        orphans = conn.execute("SELECT count(*) FROM posts p LEFT JOIN posts q ON q.id = p.parent_id "
-                               "WHERE p.parent_id IS NOT NULL AND (q.id IS NULL OR q.thread_id != p.thread_id)").fetchone()[0]
-        assert orphans == 0
-        comments = conn.execute("SELECT count(*) FROM posts WHERE external_id LIKE ?", (f"{site}:c%",)).fetchone()[0]
-        assert comments > 0
-        # the same person is one account across all their posts
-        assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == stats.accounts_added
-        body = conn.execute("SELECT body FROM posts ORDER BY id LIMIT 1").fetchone()[0]
-        assert "<p>" not in body and body.strip()
+
+    def one(sql: str, params: tuple = ()):
+        return query(database, sql, params)[0][0]
+
+    assert one("SELECT count(*) FROM threads") == questions
+    # timestamps are the dump's, not the import's
+    assert one("SELECT created_at FROM threads ORDER BY created_at LIMIT 1")[:4] in {"2010", "2014"}
+    # answers reply to their question's opening post; comments to the post they were made on
+    assert one("SELECT count(*) FROM posts p LEFT JOIN posts q ON q.id = p.parent_id "
+               "WHERE p.parent_id IS NOT NULL AND (q.id IS NULL OR q.thread_id != p.thread_id)") == 0
+    assert one("SELECT count(*) FROM posts WHERE external_id LIKE ?", (f"{site}:c%",)) > 0
+    # the same person is one account across all their posts
+    assert one("SELECT count(*) FROM accounts") == stats.accounts_added
+    body = one("SELECT body FROM posts ORDER BY id LIMIT 1")
+    assert "<p>" not in body and body.strip()
 
 
-async def test_corpus_sample_and_the_dump_of_the_same_site_do_not_duplicate(tmp_path):
+async def test_corpus_sample_and_the_dump_of_the_same_site_do_not_duplicate(tmp_path, database):
     sample = read_corpus_sample("threads.jsonl.gz", 60, every=25)
     sample += [t for t in read_corpus_sample("threads.jsonl.gz", 2000) if t["site"] == "askubuntu"][:10]
     path = tmp_path / "sample.jsonl"
     path.write_text("".join(json.dumps(t) + "\n" for t in sample), encoding="utf-8")
-    async with ForumStore(tmp_path / "f.db") as store:
+    async with ForumStore(database) as store:
         stats = await _import(store, path)
         assert stats.threads_added == len(sample)
         assert stats.posts_added == sum(len(t["posts"]) for t in sample)
@@ -70,8 +70,8 @@ async def test_corpus_sample_and_the_dump_of_the_same_site_do_not_duplicate(tmp_
     assert posts[0].author.display_name == first["posts"][0]["author_name"]
 
 
-async def test_seed_threads_import(tmp_path):
-    async with ForumStore(tmp_path / "f.db") as store:
+async def test_seed_threads_import(database):
+    async with ForumStore(database) as store:
         stats = await _import(store, SEED_THREADS)
         hits = await store.search_threads("espresso", 5)
     assert stats.threads_added >= 40 and stats.posts_added >= 200
@@ -89,11 +89,11 @@ async def test_seed_threads_import(tmp_path):
      ' {"post_id": "x:2", "author": "a", "created_at": "2020-01-02", "body": "b", "parent_id": "x:9"}]}',
      ["parent_id", "x:9"]),
 ])
-async def test_bad_jsonl_names_the_line_and_field_and_writes_nothing_of_its_batch(tmp_path, line, words):
+async def test_bad_jsonl_names_the_line_and_field_and_writes_nothing_of_its_batch(tmp_path, database, line, words):
     good = {"thread_id": "x:0", "title": "fine", "posts": [{"post_id": "x:0", "author": "a", "created_at": "2020-01-01", "body": "b"}]}
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(good) + "\n" + line + "\n", encoding="utf-8")
-    async with ForumStore(tmp_path / "f.db") as store:
+    async with ForumStore(database) as store:
         with pytest.raises(InvalidInput) as info:
             await _import(store, path)
         for word in words:

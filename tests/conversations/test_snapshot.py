@@ -1,4 +1,4 @@
-"""ForumSnapshot, the forum's read side, on a real SQLite file written by the real store."""
+"""ForumSnapshot, the forum's read side, on a real SQLite file or PostgreSQL database written by the real store."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from conversations.snapshot import ForumSnapshot
 from conversations.store import ForumStore
 
 
-async def test_threads_posts_and_sequence_read_back_as_written(tmp_path):
-    db = tmp_path / "forum.db"
+async def test_threads_posts_and_sequence_read_back_as_written(database):
+    db = database
     async with ForumStore(db) as store:
         alice, _ = await store.create_account("alice", "Alice")
         first, _, _ = await store.create_thread(alice, "espresso too sour", "my shots taste sour")
@@ -32,8 +32,8 @@ async def test_threads_posts_and_sequence_read_back_as_written(tmp_path):
         assert header[0] == "post_id" and len(list(rows)) == 5
 
 
-async def test_a_snapshot_is_one_moment_while_the_forum_writes(tmp_path):
-    db = tmp_path / "forum.db"
+async def test_a_snapshot_is_one_moment_while_the_forum_writes(database):
+    db = database
     async with ForumStore(db) as store:
         alice, _ = await store.create_account("alice", "Alice")
         thread, _, _ = await store.create_thread(alice, "before", "body")

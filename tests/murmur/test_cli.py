@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from murmur.cli import cli
 from conversations.importers import DUMPS_DIR
+from tests.conftest import table_counts
 
 
 def test_help_lists_every_command_with_one_line():
@@ -31,15 +32,13 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     assert result.output.strip().splitlines() == [f"error: {config}: unknown key 'forum.prot'; did you mean 'port'?"]
 
 
-def test_import_twice_adds_nothing_the_second_time(tmp_path):
-    db = tmp_path / "f.db"
+def test_import_twice_adds_nothing_the_second_time(database):
     runner = CliRunner()
-    first = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(db)])
+    first = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(database)])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(db)])
+    second = runner.invoke(cli, ["import", str(DUMPS_DIR / "beer.meta"), "--db", str(database)])
     assert "0 threads, 0 posts, 0 accounts" in second.output
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM threads").fetchone()[0] == int(re.search(r"(\d+) threads", first.output)[1])
+    assert table_counts(database, ("threads",)) == (int(re.search(r"(\d+) threads", first.output)[1]),)
 
 
 def test_import_errors_are_one_line(tmp_path):
