@@ -1,7 +1,8 @@
-"""Chat latency, measured by hand: `.venv/bin/python bench/chat.py [--quick]`.
+"""Chat latency, measured by hand: `.venv/bin/python bench/chat.py [--quick] [--servers 1,2] [--clients 1,10,100]`.
 
-One Rasa server (the model `murmur train` keeps in var/rasa-models, trained
-here only if it is missing), one chat app on a loopback port serving Rasa's
+A pool of Rasa servers (one by default; `--servers 1,2` measures one and then
+two, in the same run; the model `murmur train` keeps in var/rasa-models,
+trained here only if it is missing), one chat app on a loopback port serving Rasa's
 custom actions at /webhook, the real embedding model and the reply
 generator over the project's seed threads: `murmur chat` as it runs, with the
 clients in this process.
@@ -18,7 +19,9 @@ a few hobby-forum messages, it measures:
 Then it splits a murmur reply's mean time into the web socket and chat app,
 the stance embedding, the wait for one of DialogueEngine's Rasa slots, Rasa
 itself (NLU, policies, its HTTP) and the action server's generation, and
-gives Rasa's /model/parse p50 alone for reference.
+gives Rasa's /model/parse p50 alone for reference. With several pool sizes it
+ends with the scaling table: replies/s and p50/p95 per pool size and client
+count, their ratio to one server, errors, and each Rasa server's memory.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from bots.dialogue import DialogueEngine, StanceReader, Turn  # noqa: E402
 from bots.errors import RasaError  # noqa: E402
 from bots.library import Library  # noqa: E402
 from bots.personas import Persona  # noqa: E402
-from bots.rasa_server import RasaServer  # noqa: E402
+from bots.rasa_pool import RasaPool  # noqa: E402
 from murmur.assembly import label_acts, reply_generator  # noqa: E402
 from bots.splice import SpliceGenerator  # noqa: E402
 from murmur.assembly import personas_by_name  # noqa: E402
@@ -62,7 +65,7 @@ from murmur.config import ChatSettings, parse_settings  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-LEVELS = (1, 10, 100)
+LEVELS = (1, 10, 100)  # concurrent clients; --clients picks others (1000 as well: every client must be answered)
 TURN_TIMEOUT_S = 300.0
 PARSE_PASSES = 2
 
@@ -117,8 +120,8 @@ class Plan:
         return self.messages * self.conversations[level]
 
 
-FULL = Plan(messages=4, conversations={1: 50, 10: 100, 100: 200}, warmup=8)
-QUICK = Plan(messages=2, conversations={1: 20, 10: 40, 100: 100}, warmup=4)
+FULL = Plan(messages=4, conversations={1: 50, 10: 100, 100: 200, 1000: 1000}, warmup=8)
+QUICK = Plan(messages=2, conversations={1: 20, 10: 40, 100: 100, 1000: 1000}, warmup=4)
 
 
 def script(k: int, length: int) -> list[str]:
@@ -166,14 +169,28 @@ def _group_cpu(pgid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_clock(rasa_pgid: int | None) -> CpuClock | None:
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in a process group (a Rasa server and what it started), in MB."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            stat = (status.parent / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[2]) == pgid:
+            total += next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def cpu_clock(rasa_pgids: Sequence[int]) -> CpuClock | None:
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
         return None
     busy = sum(fields[:8]) - fields[3] - fields[4]  # everything but idle and iowait
     own = os.times()
-    rasa = _group_cpu(rasa_pgid) if rasa_pgid else 0.0
+    rasa = sum(_group_cpu(pgid) for pgid in rasa_pgids)
     return CpuClock(busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, rasa, time.monotonic())
 
 
@@ -254,15 +271,16 @@ class TimedSlots(asyncio.Semaphore):
 
 
 class TimedEngine(DialogueEngine):
-    def __init__(self, rasa_url: str, stance: StanceReader, *, concurrency: int, probe: Callable[[], Probe]) -> None:
-        super().__init__(rasa_url, stance, concurrency=concurrency)
-        self._limit = TimedSlots(concurrency, probe)  # DialogueEngine's own semaphore, same size, timed
+    def __init__(self, pool: RasaPool, stance: StanceReader, *, concurrency: int, probe: Callable[[], Probe]) -> None:
+        super().__init__(pool, stance, concurrency=concurrency)
+        for member in pool.members:  # each server's own bound on turns in flight, same size, timed
+            member.limit = TimedSlots(concurrency, probe)
         self.probe = probe
 
-    async def _post(self, path: str, payload: object) -> object:
+    async def _post(self, url: str, path: str, payload: object) -> object:
         began = time.perf_counter()
         try:
-            return await super()._post(path, payload)
+            return await super()._post(url, path, payload)
         finally:
             if path.endswith("/tracker/events"):  # the stance slot; the message's own request is the rest of the turn
                 self.probe().events_s.append(time.perf_counter() - began)
@@ -283,6 +301,7 @@ class TimedEngine(DialogueEngine):
 class Round:
     path: str  # "murmur" or "baseline"
     level: int
+    servers: int = 1  # Rasa servers in the pool
     turns: int = 0
     seconds: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
@@ -325,10 +344,12 @@ async def murmur_conversation(session: aiohttp.ClientSession, persona: str, mess
 
 
 async def rest_conversation(session: aiohttp.ClientSession, persona: str, messages: list[str], result: Round,
-                            bar: tqdm, *, rasa_url: str, tag: str) -> None:
-    """The same conversation straight to Rasa's REST channel, with the metadata murmur's actions need."""
+                            bar: tqdm, *, pool: RasaPool, tag: str) -> None:
+    """The same conversation straight to Rasa's REST channel (of the pool's server for it), with the metadata
+    murmur's actions need."""
     conversation = f"{tag}-{secrets.token_hex(6)}"
     sender = f"{persona}:{conversation}"
+    rasa_url = pool.member_for(sender).url
     for text in messages:
         began = time.perf_counter()
         payload = {"sender": sender, "message": text, "metadata": {"persona": persona, "conversation": conversation}}
@@ -392,10 +413,11 @@ class Setup:
     rasa_version: str
     model: str
     trained_s: float  # 0 when the model was already there
-    rasa_start_s: float
     library_s: float
     threads: int
     slots: int
+    rasa_start_s: dict[int, float] = field(default_factory=dict)  # pool size -> seconds until every server was up
+    rasa_rss_mb: dict[int, list[float]] = field(default_factory=dict)  # pool size -> each server's memory at the end
 
 
 @dataclass
@@ -405,7 +427,8 @@ class Results:
     parse_s: list[float]
 
 
-async def bench(plan: Plan, tmp: Path, backend: str = "bank") -> Results:
+async def bench(plan: Plan, tmp: Path, backend: str = "bank", servers: Sequence[int] = (1,),
+                levels: Sequence[int] = LEVELS) -> Results:
     settings = parse_settings({"replies": {"backend": backend}})  # murmur's defaults: the model `murmur train` keeps
     personas = personas_by_name(settings)
     names = sorted(personas)
@@ -436,51 +459,59 @@ async def bench(plan: Plan, tmp: Path, backend: str = "bank") -> Results:
     app = create_chat_app(chat, personas, generator)
     runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"
-    print(f"chat app on {url}; starting the Rasa server with {trained.model_path.name} (30-60 s) ...", flush=True)
+    setup = Setup(rasa_version(rasa_bin), trained.model_path.name, trained.seconds if trained.trained else 0.0,
+                  library_s, _torch_threads(), settings.rasa.concurrency)
+    rounds: list[Round] = []
+    parse_s: list[float] = []
     try:
-        async with RasaServer(trained.model_path, action_url=f"{url}/webhook", rasa_bin=rasa_bin,
-                              log_path=tmp / "rasa-server.log",
-                              ready_timeout_s=settings.rasa.start_timeout_s) as rasa:
-            # RasaServer starts Rasa in a session of its own (pgid == pid); the pid is not public, so read it here.
-            rasa_pgid = rasa._process.pid if rasa._process else None
-            await label_acts(generator, settings, rasa.url)
-            for text in ALL_MESSAGES:  # every message's vectors into the embedding cache, as in a warm chat
-                await asyncio.to_thread(embedder.embed_one, text)
-            engine = TimedEngine(rasa.url, TimedStance(embedder, probe), concurrency=settings.rasa.concurrency,
-                                 probe=probe)
-            app[ENGINE].engine = engine
-            tag = f"bench-{secrets.token_hex(3)}"
+        for count in servers:
+            print(f"chat app on {url}; starting {count} Rasa server{'s' if count > 1 else ''} with "
+                  f"{trained.model_path.name} (30-60 s) ...", flush=True)
+            began = time.perf_counter()
+            async with RasaPool.managed(trained.model_path, count=count, action_url=f"{url}/webhook", rasa_bin=rasa_bin,
+                                        log_dir=tmp / f"pool-{count}", ready_timeout_s=settings.rasa.start_timeout_s,
+                                        concurrency=settings.rasa.concurrency,
+                                        echo=lambda line: print(line, flush=True)) as pool:
+                setup.rasa_start_s[count] = time.perf_counter() - began
+                pgids = [m.server.pid for m in pool.members if m.server.pid]  # each server leads its own group
+                await label_acts(generator, settings, pool.any_url())
+                for text in ALL_MESSAGES:  # every message's vectors into the embedding cache, as in a warm chat
+                    await asyncio.to_thread(embedder.embed_one, text)
+                engine = TimedEngine(pool, TimedStance(embedder, probe), concurrency=settings.rasa.concurrency,
+                                     probe=probe)
+                app[ENGINE].engine = engine
+                tag = f"bench-{secrets.token_hex(3)}"
 
-            def murmur(session, persona, messages, result, bar):
-                return murmur_conversation(session, persona, messages, result, bar, url=url)
+                def murmur(session, persona, messages, result, bar):
+                    return murmur_conversation(session, persona, messages, result, bar, url=url)
 
-            def baseline(session, persona, messages, result, bar):
-                return rest_conversation(session, persona, messages, result, bar, rasa_url=rasa.url, tag=tag)
+                def baseline(session, persona, messages, result, bar, pool=pool):
+                    return rest_conversation(session, persona, messages, result, bar, pool=pool, tag=tag)
 
-            talks = {"murmur": murmur, "baseline": baseline}
-            warm = [(names[k % len(names)], script(10_000 + k, plan.messages)) for k in range(plan.warmup)]
-            for path, talk in talks.items():  # TensorFlow, torch and the connections warm up; nothing counts
-                await run_round(talk, Round(path, min(4, plan.warmup)), warm, f"warm-up ({path})")
-            parse_s = await parse_latencies(rasa.url)
+                talks = {"murmur": murmur, "baseline": baseline}
+                warm = [(names[k % len(names)], script(10_000 + k, plan.messages)) for k in range(plan.warmup)]
+                for path, talk in talks.items():  # TensorFlow, torch and the connections warm up; nothing counts
+                    await run_round(talk, Round(path, min(4, plan.warmup), count), warm, f"warm-up ({path})")
+                if not parse_s:
+                    parse_s = await parse_latencies(pool.any_url())
 
-            rounds = []
-            for level in LEVELS:
-                conversations = [(names[k % len(names)], script(level * 1000 + k, plan.messages))
-                                 for k in range(plan.conversations[level])]
-                for path, talk in talks.items():
-                    result = Round(path, level)
-                    current = result.probe
-                    timings = app[ACTION_TIMINGS]
-                    first = len(timings)
-                    start = cpu_clock(rasa_pgid)
-                    who = "murmur chat" if path == "murmur" else "Rasa REST"
-                    await run_round(talk, result, conversations, f"{who}, {level} client{'s' if level > 1 else ''}")
-                    result.cpu = cpu_between(start, cpu_clock(rasa_pgid))
-                    result.actions_s = list(timings)[first:]
-                    rounds.append(result)
-            await engine.close()
-            setup = Setup(rasa_version(rasa_bin), trained.model_path.name, trained.seconds if trained.trained else 0.0,
-                          rasa.started_in_s or 0.0, library_s, _torch_threads(), settings.rasa.concurrency)
+                for level in levels:
+                    conversations = [(names[k % len(names)], script(level * 1000 + k, plan.messages))
+                                     for k in range(plan.conversations[level])]
+                    for path, talk in talks.items():
+                        result = Round(path, level, count)
+                        current = result.probe
+                        timings = app[ACTION_TIMINGS]
+                        first = len(timings)
+                        start = cpu_clock(pgids)
+                        who = "murmur chat" if path == "murmur" else "Rasa REST"
+                        await run_round(talk, result, conversations,
+                                        f"{who}, {level} client{'s' if level > 1 else ''}, {count} server{'s' if count > 1 else ''}")
+                        result.cpu = cpu_between(start, cpu_clock(pgids))
+                        result.actions_s = list(timings)[first:]
+                        rounds.append(result)
+                setup.rasa_rss_mb[count] = [group_rss_mb(pgid) for pgid in pgids]
+                await engine.close()
     except RasaError as exc:
         raise failed(str(exc)) from None
     finally:
@@ -582,38 +613,73 @@ def acts_line(rounds: list[Round]) -> str:
     return "acts chosen over all rounds -- " + "; ".join(out)
 
 
+def scaling_table(rounds: list[Round], setup: Setup) -> str:
+    """Replies/s and latency by pool size and client count, each set against one server at the same count."""
+    head = (f"{'murmur chat':<24} {'servers':>7} {'replies':>8} {'answered':>9} {'replies/s':>9} {'x 1 server':>10}"
+            f" {'p50 ms':>8} {'p95 ms':>8} {'Rasa cpu ms/reply':>17} {'bench cpu ms/reply':>18}")
+    lines = [head, "-" * len(head)]
+    murmur = [r for r in rounds if r.path == "murmur"]
+    for level in sorted({r.level for r in murmur}):
+        one = next((r for r in murmur if r.level == level and r.servers == 1), None)
+        for r in sorted((r for r in murmur if r.level == level), key=lambda r: r.servers):
+            ratio = f"{r.rate / one.rate:10.2f}" if one else f"{'-':>10}"
+            lines.append(f"{f'{level} clients':<24} {r.servers:>7} {r.turns:>8} {'all':>9} {r.rate:9.2f} {ratio}"
+                         f" {r.ms(50):8.0f} {r.ms(95):8.0f} {r.cpu.rasa_s / r.turns * 1000:17.0f}"
+                         f" {r.cpu.own_s / r.turns * 1000:18.0f}")
+    memory = "; ".join(f"{count} server{'s' if count > 1 else ''}: " + ", ".join(f"{mb:.0f} MB" for mb in sizes)
+                       for count, sizes in setup.rasa_rss_mb.items())
+    lines.append(f"Rasa server memory (resident, each server's process group, at the end): {memory}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 messages a conversation and fewer conversations")
     parser.add_argument("--backend", choices=("bank", "splice"), default="bank",
                         help="reply generator: bank (murmur's default) or splice (the earlier baseline)")
+    parser.add_argument("--servers", default="1", help="Rasa pool sizes to measure in turn, comma-separated (e.g. 1,2)")
+    parser.add_argument("--clients", default=",".join(map(str, LEVELS)),
+                        help="concurrent clients of each round, comma-separated, from 1, 10, 100, 1000")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    try:
+        servers = [int(n) for n in args.servers.split(",")]
+        levels = [int(n) for n in args.clients.split(",")]
+    except ValueError:
+        parser.error("--servers and --clients: comma-separated whole numbers")
+    if any(n < 1 for n in servers) or not set(levels) <= set(plan.conversations):
+        parser.error(f"--servers: 1 or more; --clients: some of {', '.join(map(str, plan.conversations))}")
 
     print(f"murmur chat bench: {plan.messages} messages a conversation; "
           + ", ".join(f"{level} client{'s' if level > 1 else ''}: {plan.turns(level)} replies"
-                      for level in LEVELS) + " (each path)")
-    print(f"machine: {cores()} cores (nproc) shared by the Rasa server process and this one (chat app, action server, "
-          f"embedding model and every client on one event loop); Python {platform.python_version()}, "
+                      for level in levels) + f" (each path); Rasa pools of {', '.join(map(str, servers))}")
+    print(f"machine: {cores()} cores (nproc) shared by the Rasa servers' processes and this one (chat app, action "
+          f"server, embedding model and every client on one event loop); Python {platform.python_version()}, "
           f"{platform.system()} {platform.machine()}")
     sys.stdout.flush()
     with tempfile.TemporaryDirectory(prefix="murmur-bench-chat-") as tmp:
-        results = asyncio.run(bench(plan, Path(tmp), args.backend))
+        results = asyncio.run(bench(plan, Path(tmp), args.backend, servers, levels))
 
     s = results.setup
     print()
     print(f"Rasa {s.rasa_version}, model {s.model}" + (f" (trained now in {s.trained_s:.0f} s)" if s.trained_s else
                                                       " (already trained)")
-          + f"; server ready in {s.rasa_start_s:.0f} s; embedder + library + retrieval warm-up {s.library_s:.0f} s; "
-          f"torch threads {s.threads}; DialogueEngine slots (rasa.concurrency) {s.slots}")
+          + "; pool ready in " + ", ".join(f"{t:.0f} s ({n})" for n, t in s.rasa_start_s.items())
+          + f"; embedder + library + retrieval warm-up {s.library_s:.0f} s; "
+          f"torch threads {s.threads}; turns in flight to each server (rasa.concurrency) {s.slots}")
     print("latency: client-side, message sent -> the persona's answer frame (murmur) or the REST answer (baseline)")
-    for level in LEVELS:
-        murmur, baseline = (next(r for r in results.rounds if r.path == p and r.level == level)
-                            for p in ("murmur", "baseline"))
+    for count in servers:
+        rounds = [r for r in results.rounds if r.servers == count]
+        print(f"\n== {count} Rasa server{'s' if count > 1 else ''}")
+        for level in levels:
+            murmur, baseline = (next(r for r in rounds if r.path == p and r.level == level)
+                                for p in ("murmur", "baseline"))
+            print()
+            print(level_table(murmur, baseline))
         print()
-        print(level_table(murmur, baseline))
+        print(breakdown(rounds, s.slots * count))
     print()
-    print(breakdown(results.rounds, s.slots))
+    print(scaling_table(results.rounds, s))
     parse = results.parse_s
     print(f"Rasa /model/parse alone (NLU + its HTTP, one at a time, {len(parse)} parses): "
           f"p50 {percentile(parse, 50) * 1000:.1f} ms, p95 {percentile(parse, 95) * 1000:.1f} ms")

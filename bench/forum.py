@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from bench.procs import children_of, process_cpu_seconds  # noqa: E402
 from conversations.client import ForumClient, ForumClientError, ForumUnavailable  # noqa: E402
 from conversations.server import create_app  # noqa: E402
 from murmur.config import parse_settings  # noqa: E402
@@ -158,28 +159,6 @@ def forum_process(database: Path | str, posts: int, admin_token: str) -> Iterato
         process.join(60)
         if process.is_alive():
             process.kill()
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """user + system CPU time of one process, from /proc (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (PostgreSQL's backends and workers under its postmaster)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-                continue
-    return found
 
 
 @dataclass

@@ -4,8 +4,9 @@ Each (persona, conversation) pair is its own Rasa conversation (sender id
 ``persona:conversation``). Before each message the persona's stance toward
 it is set as the ``stance`` slot, so Rasa's policies choose between agreeing,
 disagreeing and asking; Rasa then calls murmur's action server, which writes
-the words. Calls are bounded: one Rasa server runs turns one at a time, so
-more concurrency only queues inside it.
+the words. Calls are bounded per server: one Rasa server runs turns one at a
+time, so more concurrency only queues inside it; a pool of servers
+(``bots.rasa_pool``) runs as many turns at once as it has servers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from bots.personas import Persona
+from bots.rasa_pool import Member, RasaPool
 from bots.stance import TOPIC_THRESHOLD as STANCE_THRESHOLD  # noqa: F401 - importable as before
 from bots.stance import StanceReader
 from core.errors import MurmurError
@@ -28,6 +30,10 @@ MAX_TRACKED_CONVERSATIONS = 10_000
 
 class DialogueError(MurmurError):
     """The Rasa server failed or could not be reached."""
+
+
+class ServerGone(DialogueError):
+    """A Rasa server could not be connected to (or dropped the connection): its pool sends the turn elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,23 @@ class Turn:
 
 
 class DialogueEngine:
-    def __init__(self, rasa_url: str, stance: StanceReader, *, concurrency: int = 4, timeout_s: float = 60.0,
+    """Turns over one Rasa server (a URL) or a pool of them; each conversation stays on its pool member."""
+
+    def __init__(self, rasa: str | RasaPool, stance: StanceReader, *, concurrency: int = 4, timeout_s: float = 60.0,
                  session: aiohttp.ClientSession | None = None) -> None:
-        self.rasa_url = rasa_url.rstrip("/")
+        self.pool = rasa if isinstance(rasa, RasaPool) else RasaPool.external([rasa.rstrip("/")], concurrency=concurrency)
         self.stance = stance
-        self._limit = asyncio.Semaphore(concurrency)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._own_session = session is None
         self._session = session
-        self._last_stance: OrderedDict[str, str] = OrderedDict()  # per sender, bounded
+        self._last_stance: OrderedDict[str, tuple[str, str]] = OrderedDict()  # sender -> (server url, stance), bounded
 
-    def _remember_stance(self, sender: str, stance: str) -> None:
-        self._last_stance[sender] = stance
+    @property
+    def rasa_url(self) -> str:
+        return self.pool.any_url()
+
+    def _remember_stance(self, sender: str, url: str, stance: str) -> None:
+        self._last_stance[sender] = (url, stance)
         self._last_stance.move_to_end(sender)
         while len(self._last_stance) > MAX_TRACKED_CONVERSATIONS:
             self._last_stance.popitem(last=False)
@@ -67,16 +78,32 @@ class DialogueEngine:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def _post(self, path: str, payload: Any) -> Any:
+    async def _post(self, url: str, path: str, payload: Any) -> Any:
         try:
-            async with self._http().post(self.rasa_url + path, json=payload) as response:
+            async with self._http().post(url + path, json=payload) as response:
                 if response.status >= 400:
-                    raise DialogueError(f"rasa at {self.rasa_url} answered {response.status} to {path}: "
+                    raise DialogueError(f"rasa at {url} answered {response.status} to {path}: "
                                         f"{(await response.text())[:300]}")
                 return await response.json(content_type=None)
+        except aiohttp.ClientConnectionError as exc:
+            raise ServerGone(f"rasa at {url} is unreachable ({exc!r}); start it with `murmur train` and "
+                             "a chat or swarm command, or set rasa.url in config.yml") from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise DialogueError(f"rasa at {self.rasa_url} is unreachable ({exc!r}); start it with `murmur train` and "
-                                "a chat or swarm command, or set rasa.url in config.yml") from None
+            raise DialogueError(f"rasa at {url} failed ({exc!r})") from None
+
+    async def _turn_on(self, member: Member, sender: str, stance: str, text: str, metadata: dict) -> Any:
+        async with member.limit:
+            if self._last_stance.get(sender, (member.url, "neutral")) != (member.url, stance) or stance != "neutral":
+                # neutral is the slot's initial value: most turns need no extra call (a quarter of a turn's time);
+                # a conversation that moved to another server has its slot set there anew
+                await self._post(member.url, f"/conversations/{sender}/tracker/events?include_events=NONE",
+                                 [{"event": "slot", "name": "stance", "value": stance}])
+            self._remember_stance(sender, member.url, stance)
+            messages = await self._post(member.url, "/webhooks/rest/webhook",
+                                        {"sender": sender, "message": text, "metadata": metadata})
+        member.turns += 1
+        member.senders.add(sender)
+        return messages
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
                       thread_id: int | None = None, thread_opening: str | None = None, one_to_one: bool = False,
@@ -91,17 +118,19 @@ class DialogueEngine:
         metadata = {"persona": persona.name, "conversation": conversation_id, "thread_title": thread_title,
                     "thread_id": thread_id, "thread_opening": thread_opening, "one_to_one": one_to_one, "claim": claim}
         started = time.perf_counter()
-        async with self._limit:
-            if self._last_stance.get(sender, "neutral") != stance or stance != "neutral":
-                # neutral is the slot's initial value: most turns need no extra call (a quarter of a turn's time)
-                await self._post(f"/conversations/{sender}/tracker/events?include_events=NONE",
-                                 [{"event": "slot", "name": "stance", "value": stance}])
-            self._remember_stance(sender, stance)
-            messages = await self._post("/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+        for member in self.pool.candidates(sender):  # the conversation's server; the next one if it is gone
+            try:
+                messages = await self._turn_on(member, sender, stance, text, metadata)
+                break
+            except ServerGone as exc:
+                gone = exc
+                self.pool.mark_down(member, "a turn could not reach it")
+        else:
+            raise gone
         texts = [m["text"] for m in messages if m.get("text")]
         custom = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), None)
         if custom is None:
-            raise DialogueError(f"rasa at {self.rasa_url} ran no murmur action for {sender}; "
+            raise DialogueError(f"rasa at {member.url} ran no murmur action for {sender}; "
                                 "is its action endpoint pointing at murmur's /webhook?")
         alternatives = tuple((a.get("text") or "", a.get("source")) for a in custom.get("alternatives") or ())
         return Turn(custom.get("act", "unknown"), "\n".join(texts), tuple(custom.get("sources") or ()),

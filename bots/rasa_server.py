@@ -69,13 +69,15 @@ class RasaServer:
 
     def __init__(self, model: Path, *, action_url: str, rasa_bin: Path, log_path: Path | None = None,
                  ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S, host: str = "127.0.0.1",
-                 port: int | None = None) -> None:
+                 port: int | None = None, tracker_store: Path | None = None) -> None:
         self._reset(ready_timeout_s)
         self.model = Path(model).absolute()
         self.action_url = action_url
         self.rasa_bin = Path(rasa_bin).absolute()
         self.log_path = Path(log_path or self.model.parent / "rasa-server.log").absolute()
         self.host, self.port = host, port
+        # a SQLite file several servers share (a pool): any of them can go on with any conversation
+        self.tracker_store = Path(tracker_store).absolute() if tracker_store else None
 
     @classmethod
     def external(cls, url: str, *, ready_timeout_s: float = 30.0) -> RasaServer:
@@ -92,6 +94,7 @@ class RasaServer:
         self.rasa_bin: Path | None = None
         self.log_path: Path | None = None
         self.host, self.port = "127.0.0.1", None
+        self.tracker_store: Path | None = None
         self.ready_timeout_s = ready_timeout_s
         self.started_in_s: float | None = None    # seconds from start to a loaded model
         self.model_file: str | None = None         # the model file /status says is loaded
@@ -110,6 +113,16 @@ class RasaServer:
     def managed(self) -> bool:
         """Whether this object started the server (and so stops it)."""
         return not self._external
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while a server this object started runs (its process group's, too)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """How a server this object started ended (negative: the signal), or None while it runs."""
+        return self._process.returncode if self._process is not None else None
 
     async def __aenter__(self) -> RasaServer:
         await self.start()
@@ -141,7 +154,10 @@ class RasaServer:
         assert self._workdir is not None and self.action_url is not None
         folder = Path(self._workdir.name)
         endpoints, credentials = folder / "endpoints.yml", folder / "credentials.yml"
-        endpoints.write_text(yaml.safe_dump({"action_endpoint": {"url": self.action_url}}), encoding="utf-8")
+        settings: dict[str, Any] = {"action_endpoint": {"url": self.action_url}}
+        if self.tracker_store is not None:
+            settings["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": str(self.tracker_store)}
+        endpoints.write_text(yaml.safe_dump(settings), encoding="utf-8")
         credentials.write_text(yaml.safe_dump({"rest": None}), encoding="utf-8")  # the REST channel murmur posts to
         return endpoints, credentials
 

@@ -101,6 +101,14 @@ class ReplyGenerator(Protocol):
         """Posts now in the forum (people's and bots'): words that repeat them are never used."""
         ...
 
+    def claimed(self) -> dict[str, set[int]]:
+        """What is taken, by kind: a copy of the generator in another process adopts it to write the same."""
+        ...
+
+    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+        """Take as used what another copy of this generator (a swarm's coordinator) holds as taken."""
+        ...
+
 
 class FirstChoice:
     """claim/observe for generators with nothing to reserve: the first option is always free."""
@@ -110,6 +118,12 @@ class FirstChoice:
 
     def observe(self, texts: Sequence[str]) -> int:
         return 0
+
+    def claimed(self) -> dict[str, set[int]]:
+        return {}
+
+    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+        return None
 
 
 class ConversationMemory(OrderedDict):

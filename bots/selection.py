@@ -98,6 +98,15 @@ class BankGenerator:
         with self._lock:
             return self.bank.observe(texts)
 
+    def claimed(self) -> dict[str, set[int]]:
+        with self._lock:
+            return {"reply": set(self.bank.used), "question": set(self.bank.used_questions)}
+
+    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+        with self._lock:
+            self.bank.used.update(claimed.get("reply", ()))
+            self.bank.used_questions.update(claimed.get("question", ()))
+
     async def open_thread(self, persona: Persona, interest: str, key: str) -> Opening | None:
         return await asyncio.to_thread(self._open_thread, persona, interest, key)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from core.settings import Section
 
@@ -62,6 +62,10 @@ class RasaSettings(Section):
     """The Rasa dialogue server murmur trains and runs."""
 
     url: str | None = Field(None, description="a Rasa server you run yourself; empty: murmur starts its own")
+    urls: tuple[str, ...] = Field((), description="several Rasa servers you run yourself, as one pool (give each the "
+                                                   "same SQL tracker store); empty: rasa.url, or murmur starts its own")
+    servers: int = Field(1, ge=1, le=32, description="Rasa servers murmur starts as one pool (each ~1 GB and a core "
+                                                      "at full load); each conversation stays on one")
     venv: Path | None = Field(None, description="Rasa's virtual environment; empty means .venv-rasa in the project")
 
     def venv_path(self) -> Path:
@@ -74,6 +78,19 @@ class RasaSettings(Section):
     epochs: int = Field(30, ge=1, le=500)
     start_timeout_s: float = Field(180.0, gt=0)
     concurrency: int = Field(4, ge=1, le=64, description="turns in flight to one Rasa server")
+
+    @model_validator(mode="after")
+    def _one_kind_of_pool(self) -> RasaSettings:
+        if self.servers > 1 and (self.url or self.urls):
+            raise ValueError("servers: murmur starts servers only when rasa.url and rasa.urls are empty; "
+                             "set servers: 1, or empty the URLs")
+        if self.url and self.urls:
+            raise ValueError("urls: give rasa.url (one server) or rasa.urls (a pool), not both")
+        return self
+
+    def external_urls(self) -> list[str]:
+        """The servers someone else runs (rasa.urls, or rasa.url); empty when murmur starts its own."""
+        return [u.rstrip("/") for u in self.urls] or ([self.url.rstrip("/")] if self.url else [])
 
 
 class SwarmSettings(Section):

@@ -70,4 +70,5 @@ def explain(error: Mapping[str, Any], model: type[BaseModel], *, fix: str = "",
     if error["type"] == "missing":
         return Problem(path, False, "required; add it")
     got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], (dict, list)) else ""
-    return Problem(path, False, f"{error['msg']}{got}" + (f"; {fix}" if fix else ""))
+    message = str(error["msg"]).removeprefix("Value error, ")  # a check of our own says what it means
+    return Problem(path, False, f"{message}{got}" + (f"; {fix}" if fix else ""))

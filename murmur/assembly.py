@@ -31,7 +31,7 @@ from murmur.forum_lock import require_murmur_forum
 from murmur.serving import start_site, wait_for_stop
 
 if TYPE_CHECKING:
-    from bots.rasa_server import RasaServer
+    from bots.rasa_pool import RasaPool
     from bots.swarm.hooks import SwarmHooks
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -110,22 +110,28 @@ def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[
 
 
 @contextlib.asynccontextmanager
-async def rasa_server_for(settings: Settings, action_url: str,
-                          echo: Callable[[str], None] = print) -> AsyncIterator[RasaServer]:
-    """The Rasa server of rasa.url, or one murmur trains (if needed, off the event loop) and starts with its
-    custom actions at ``action_url``; stopped on the way out."""
-    from bots.rasa_server import RasaServer
+async def rasa_pool_for(settings: Settings, action_url: str,
+                        echo: Callable[[str], None] = print) -> AsyncIterator[RasaPool]:
+    """The Rasa servers of rasa.url / rasa.urls, or ``rasa.servers`` that murmur trains a model for (if needed, off
+    the event loop) and starts with their custom actions at ``action_url``; stopped on the way out."""
+    from bots.rasa_pool import RasaPool
     from bots.training import rasa_bin_in
 
-    if settings.rasa.url:
-        server = RasaServer.external(settings.rasa.url)
+    rasa = settings.rasa
+    if rasa.external_urls():
+        pool = RasaPool.external(rasa.external_urls(), concurrency=rasa.concurrency, echo=echo)
     else:
         model = await asyncio.to_thread(train_shared_model, settings, False, echo)
-        echo(f"starting the Rasa server with {model.model_path.name} (about half a minute) ...")
-        server = RasaServer(model.model_path, action_url=action_url, rasa_bin=rasa_bin_in(settings.rasa.venv_path()),
-                            log_path=settings.rasa.model_dir / "rasa-server.log", ready_timeout_s=settings.rasa.start_timeout_s)
-    async with server:
-        yield server
+        echo(f"starting {rasa.servers} Rasa server{'s' if rasa.servers > 1 else ''} with {model.model_path.name} "
+             "(about half a minute) ...")
+        pool = RasaPool.managed(model.model_path, count=rasa.servers, action_url=action_url,
+                                rasa_bin=rasa_bin_in(rasa.venv_path()), log_dir=rasa.model_dir,
+                                ready_timeout_s=rasa.start_timeout_s, concurrency=rasa.concurrency, echo=echo)
+    async with pool:
+        echo(pool.summary())
+        for line in pool.describe():
+            echo(f"  {line}")
+        yield pool
 
 
 def default_run_id(seed: int) -> str:
@@ -159,13 +165,15 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     host = settings.chat.host
     runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
-        async with rasa_server_for(settings, f"http://{host}:{port}/webhook", echo) as server:
-            await label_acts(generator, settings, server.url)
-            engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
+        async with rasa_pool_for(settings, f"http://{host}:{port}/webhook", echo) as pool:
+            await label_acts(generator, settings, pool.any_url())
+            engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
             page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")
             echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Ctrl-C stops)")
             await wait_for_stop(duration)
+            for line in pool.describe():
+                echo(f"  {line}")
             await engine.close()
     finally:
         await runner.cleanup()
@@ -189,15 +197,35 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
     if on_action_url is not None:  # an external Rasa server (rasa.url) whose actions are forwarded here
         on_action_url(action_url)
     try:
-        async with rasa_server_for(settings, action_url, echo) as server:
-            await label_acts(generator, settings, server.url, progress=progress)
-            engine = DialogueEngine(server.url, StanceReader(embedder), concurrency=settings.rasa.concurrency)
+        async with rasa_pool_for(settings, action_url, echo) as pool:
+            await label_acts(generator, settings, pool.any_url(), progress=progress)
+            engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             try:
                 yield engine
             finally:
+                if len(pool.members) > 1:
+                    for line in pool.describe():
+                        echo(f"  {line}")
                 await engine.close()
     finally:
         await runner.cleanup()
+
+
+async def run_on_workers(settings: Settings, handles: list, held: ForumThreads, generator, run_with, echo):
+    """A run's generator built on every worker, then the run with its turns on them."""
+    import functools
+
+    from bots.swarm.ray_turns import RayDialogue
+
+    ray = _ray()
+    make = functools.partial(turn_worker_generator, settings, held)
+    await asyncio.gather(*(w.prepare.remote(make) for w in handles))
+    dialogue = RayDialogue(handles, generator, died=(ray.exceptions.RayActorError,))
+    try:
+        return await run_with(dialogue)
+    finally:
+        for line in dialogue.describe():
+            echo(f"  {line}")
 
 
 async def hold_before(admin, plan, progress: bool = True) -> int:
@@ -216,16 +244,95 @@ async def hold_before(admin, plan, progress: bool = True) -> int:
     return added
 
 
+# -- Ray: phase 2 of a swarm on worker actors ---------------------------------------------------------------
+
+
+def turn_worker_base(settings: Settings, personas_dir: Path | None, root: str):
+    """Runs inside a Ray worker: what the worker keeps for every run (see bots.swarm.ray_turns)."""
+    import os
+
+    from bots.swarm.ray_turns import WorkerBase
+    from bots.training import rasa_bin_in
+    from index.build import open_embedder
+
+    if Path(root).is_dir():
+        os.chdir(root)  # config.yml's relative paths (caches, models) mean what they mean to the coordinator
+    embedder = open_embedder(settings.index)
+    model = train_shared_model(settings, False, lambda line: None)  # the coordinator's model: found, not trained
+
+    async def acts(generator, rasa_url: str) -> None:
+        await label_acts(generator, settings, rasa_url, progress=False)
+
+    return WorkerBase(personas_by_name(settings, personas_dir), embedder, model.model_path,
+                      rasa_bin_in(settings.rasa.venv_path()), settings.rasa.model_dir, settings.rasa.start_timeout_s,
+                      settings.rasa.concurrency, settings.rasa.servers, acts)
+
+
+def turn_worker_generator(settings: Settings, held: ForumThreads, embedder):
+    """Runs inside a Ray worker: a run's reply generator, built exactly as the coordinator builds its own."""
+    return reply_generator(settings, embedder, forum=held, progress=False, echo=lambda line: None)
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise MurmurError("--ray: Ray is not installed; run `make setup` (or pip install -e '.[ray]')") from None
+    return ray
+
+
+@contextlib.asynccontextmanager
+async def turn_workers_for(settings: Settings, personas_dir: Path | None, *, count: int, address: str | None = None,
+                           echo: Callable[[str], None] = print) -> AsyncIterator[list]:
+    """``count`` TurnWorker actors on Ray: on the cluster at ``address``, or on a local one started here."""
+    import functools
+    import os
+
+    from bots.swarm.ray_turns import TurnWorker
+
+    ray = _ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        local = address in (None, "", "local")
+        echo("starting a local Ray cluster ..." if local else f"joining the Ray cluster at {address} ...")
+        try:
+            ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,
+                     **({"num_cpus": max(os.cpu_count() or 1, count)} if local else {}))
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise MurmurError(f"--ray: cannot reach a Ray cluster at {address} ({exc}); start one with "
+                              "`ray start --head` and give its address, or give no address for a local one") from None
+    build = functools.partial(turn_worker_base, settings, personas_dir, os.getcwd())
+    actor = ray.remote(TurnWorker).options(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")
+    workers = [actor.remote(slot, build) for slot in range(count)]
+    try:
+        echo(f"starting {count} turn worker{'s' if count > 1 else ''}, each with its own Rasa server "
+             "(about a minute) ...")
+        for info in await asyncio.gather(*(w.start.remote() for w in workers)):
+            echo(f"  turn worker #{info['slot'] + 1}: {info['host']} pid {info['pid']}, Rasa at "
+                 f"{', '.join(info['rasa'])}, actions at {info['action_url']}")
+        yield workers
+    finally:
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.stop.remote(), 30)
+            with contextlib.suppress(Exception):
+                ray.kill(worker)
+        if started_here:
+            ray.shutdown()
+
+
 async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bots: int | None = None,
                     personas_dir: Path | None = None, hours: float | None = None, clock: str | None = None,
                     seed: int | None = None, run_id: str | None = None, progress: bool = True,
                     echo: Callable[[str], None] = print, embedder=None,
                     on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
-                    replay=None):
+                    replay=None, ray_workers: int = 0, ray_address: str | None = None, workers: list | None = None):
     """Everything a swarm run needs, from settings; returns the SwarmResult.
 
     ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
     everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
+    ``ray_workers`` > 0 runs the turns on that many Ray TurnWorker actors (on the cluster at ``ray_address``, or a
+    local one); ``workers`` are such actors started already (a test's, reused across runs).
     """
     from bots.swarm import Swarm
     from bots.swarm.forum_view import library_threads, load_threads, people_posts
@@ -259,7 +366,8 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
         if replay is not None:  # the bank leaves out the replayed threads, those still to come as well
             held |= {-1 - n: (title, bodies) for n, (title, bodies) in enumerate(replay.texts())}
         generator = await asyncio.to_thread(reply_generator, settings, embedder, forum=held, progress=progress, echo=echo)
-        async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
+
+        async def run_with(dialogue) -> object:
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
@@ -270,3 +378,10 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             echo(f"swarm {run_id}: {len(swarm.bots)} bots, {span:g} h of forum time on the {swarm.clock_kind} clock "
                  f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")
             return await swarm.run()
+
+        if workers is None and not ray_workers:
+            async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
+                return await run_with(dialogue)
+        async with (contextlib.nullcontext(workers) if workers is not None else
+                    turn_workers_for(settings, personas_dir, count=ray_workers, address=ray_address, echo=echo)) as handles:
+            return await run_on_workers(settings, handles, held, generator, run_with, echo)

@@ -47,10 +47,16 @@ def _when(option: str, text: str | None):
 @click.option("--align-sites", is_flag=True, help="with --replay: shift each site's times (gaps kept) so all start together")
 @click.option("--behaviour", type=click.Choice(["persona", "fitted"]), default=None,
               help="persona schedules, or timing fitted to the forum's people (default: swarm.behaviour)")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="run the turns on Ray worker actors: on the cluster at ADDRESS (e.g. 10.0.0.5:6379), or alone, "
+                   "on a local cluster started here")
+@click.option("--workers", type=click.IntRange(1, 1024), default=2, show_default=True,
+              help="with --ray: turn workers, each with its own Rasa server(s) and reply generator")
 @click.pass_context
 def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_dir: Path | None, hours: float | None,
           clock: str | None, seed: int | None, run_id: str | None, allow_remote: bool, replay_paths: tuple[Path, ...],
-          start: str | None, until: str | None, align_sites: bool, behaviour: str | None) -> None:
+          start: str | None, until: str | None, align_sites: bool, behaviour: str | None, ray_address: str | None,
+          workers: int) -> None:
     """Bots that follow the forum, find threads through the index, join them by the join policy and post.
 
     Needs the forum's admin token (forum.admin_token or MURMUR_ADMIN_TOKEN) to make bot accounts and
@@ -72,6 +78,10 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
                            hours=hours or settings.swarm.hours, align_sites=align_sites)
     elif start or until or align_sites:
         raise click.UsageError("--from, --until and --align-sites go with --replay")
+    if settings.rasa.external_urls() and ray_address:
+        raise click.UsageError("--ray: each turn worker starts its own Rasa server; empty rasa.url and rasa.urls")
     result = asyncio.run(run_swarm(settings, forum_url=url, admin_token=token, bots=bots, personas_dir=personas_dir,
-                                   hours=hours, clock=clock, seed=seed, run_id=run_id, replay=plan, echo=click.echo))
+                                   hours=hours, clock=clock, seed=seed, run_id=run_id, replay=plan, echo=click.echo,
+                                   ray_workers=workers if ray_address else 0,
+                                   ray_address=None if ray_address == "local" else ray_address))
     click.echo(result.summary())

@@ -29,6 +29,9 @@ def test_shipped_config_matches_the_defaults():
     ({"forum": {"sqlite_synchronous": "OFF"}}, ["forum.sqlite_synchronous"]),
     ({"forum": {"admin_token": "short"}}, ["forum.admin_token", "at least 16"]),
     ({"nonsense": 1}, ["'nonsense'", "known keys here"]),
+    ({"rasa": {"servers": 2, "url": "http://127.0.0.1:5005"}}, ["rasa", "servers:", "set servers: 1, or empty the URLs"]),
+    ({"rasa": {"url": "http://a:1", "urls": ["http://b:1"]}}, ["urls:", "not both"]),
+    ({"rasa": {"servers": 0}}, ["rasa.servers", "greater than or equal to 1"]),
     ([1, 2], ["top level must be a mapping"]),
 ])
 def test_bad_settings_name_the_path_and_a_fix(data, words):
