@@ -1,7 +1,7 @@
 """Swarm scaling across processes, measured by hand: `.venv/bin/python bench/scaling.py [--quick]`.
 
 The same swarm run (`murmur.assembly.run_swarm`: the seed forum, the twenty shipped personas, the simulated
-clock, one seed) four ways, each on a fresh copy of the same forum:
+clock, one seed; 300 bots for 8 forum hours, 100 for 4 with --quick) four ways, each on a fresh copy of the same forum:
 
 - one process pinned to 1 core (the bench's process, and the Rasa server it starts, by `sched_setaffinity`);
 - one process on every core;
@@ -67,13 +67,15 @@ class Row:
         return self.cpu.get(part, 0.0) / self.turns * 1000 if self.turns else float("nan")
 
 
-def settings_for(tmp: Path, quick: bool) -> Settings:
+def settings_for(tmp: Path, quick: bool, tick_s: float) -> Settings:
     return parse_settings({
         "seed": SEED,
         "forum": {"limits": {"posts_per_minute": 1e9, "post_burst": 1_000_000}, "events": {"queue_size": 1_000_000}},
         "index": {"cache_path": str(ROOT / "var" / "embeddings.sqlite")},
         "rasa": {"model_dir": str(ROOT / "var" / "rasa-models")},
-        "swarm": {"log_dir": str(tmp / "runs"), "bots": 10 if quick else 40, "hours": 8 if quick else 24},
+        # enough bots that a step has many turns to run at once: that is what more workers can share
+        "swarm": {"log_dir": str(tmp / "runs"), "bots": 100 if quick else 300, "hours": 4 if quick else 8,
+                  "tick_s": tick_s},
         "replies": {"backend": "splice"},  # the seed forum's topics are not the reply bank's (see bench/swarm.py)
     })
 
@@ -149,17 +151,20 @@ async def measured_run(row: Row, settings: Settings, template: Path, tmp: Path, 
                     pin_process(os.getpid(), pin_self)  # the threads started since, too
                     for pgid in pgids:
                         pin_group(pgid, pin_self)
-            row.cpu.update({f"start:{k}": v for k, v in cpu_now(parts, forum.process.pid).items()})
+            start.update(cpu_now(parts, forum.process.pid))
 
+        def finished(swarm) -> None:  # the run is over, its servers still up
+            end = cpu_now(parts, forum.process.pid)
+            row.cpu = {k: v - start.get(k, 0.0) for k, v in end.items()}
+            row.rss_mib = {"rasa (each)": max((group_usage(p)[1] for p in parts.get("rasa", [])), default=0.0),
+                           "worker (each)": max((group_usage(p)[1] for p in parts.get("worker", [])), default=0.0)}
+
+        start: dict[str, float] = {}
         result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, seed=SEED,
                                  run_id=f"scaling-{folder.name}", progress=True, echo=lambda _: None,
-                                 workers=workers, hooks=SwarmHooks(ready=ready))
-        end = cpu_now(parts, forum.process.pid)
+                                 workers=workers, hooks=SwarmHooks(ready=ready, finished=finished))
         row.seconds = result.wall_seconds
         row.turns, row.decisions, row.posts = result.tally.turns, result.tally.decisions, result.tally.posts
-        row.cpu = {k: v - row.cpu.get(f"start:{k}", 0.0) for k, v in end.items()}
-        row.rss_mib = {"rasa (each)": max((group_usage(p)[1] for p in parts.get("rasa", [])), default=0.0),
-                       "worker (each)": max((group_usage(p)[1] for p in parts.get("worker", [])), default=0.0)}
         print(f"{row.label}: {row.turns} turns, {row.posts} posts in {row.seconds:.1f} s", flush=True)
     finally:
         if pin_self is not None:
@@ -202,8 +207,8 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def bench(quick: bool, tmp: Path) -> list[Row]:
-    settings = settings_for(tmp, quick)
+async def bench(quick: bool, tmp: Path, tick_s: float) -> list[Row]:
+    settings = settings_for(tmp, quick, tick_s)
     print("model: checking var/rasa-models (a missing model is trained now, about a minute) ...", flush=True)
     await asyncio.to_thread(train_shared_model, settings, False, lambda line: print(line, flush=True))
     template = tmp / "seed.db"
@@ -216,13 +221,15 @@ async def bench(quick: bool, tmp: Path) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 bots for 8 forum hours instead of 40 for 24")
+    parser.add_argument("--quick", action="store_true", help="100 bots for 4 forum hours instead of 300 for 8")
+    parser.add_argument("--tick-s", type=float, default=60.0,
+                        help="simulated seconds a step (swarm.tick_s, default 60): a longer step has more turns to share")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("bench: pinning 2 workers to 2 cores needs at least 2 cores")
-    print(f"machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}; swarm.tick_s {args.tick_s:g}")
     with tempfile.TemporaryDirectory(prefix="murmur-bench-scaling-") as tmp:
-        rows = asyncio.run(bench(args.quick, Path(tmp)))
+        rows = asyncio.run(bench(args.quick, Path(tmp), args.tick_s))
     print()
     print(table(rows))
     print("x 1 core: turns/s against the 1-core row of the same kind (one process, or Ray), measured in this run")

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,8 @@ class RasaPool:
                 ready_timeout_s: float, concurrency: int = 4, echo: Callable[[str], None] | None = None) -> RasaPool:
         """``count`` servers murmur starts (and restarts), sharing one tracker store when there are several."""
         log_dir = Path(log_dir)
-        store = log_dir / "trackers.sqlite" if count > 1 else None
+        # one file per murmur process: a chat and a swarm with the same model folder keep their conversations apart
+        store = log_dir / f"trackers-{os.getpid()}.sqlite" if count > 1 else None
 
         def server(slot: int, restart: int = 0) -> RasaServer:
             name = "rasa-server" if count == 1 else f"rasa-server-{slot + 1}"
@@ -110,7 +112,8 @@ class RasaPool:
 
     async def start(self) -> None:
         if self.tracker_store is not None:
-            self.tracker_store.unlink(missing_ok=True)  # the conversations of this process only
+            self.tracker_store.parent.mkdir(parents=True, exist_ok=True)
+            self.tracker_store.unlink(missing_ok=True)  # a file left by a process that had this pid: not ours
         results = await asyncio.gather(*(m.server.start() for m in self.members), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
@@ -128,6 +131,8 @@ class RasaPool:
         self._watcher = None
         self._restarting.clear()
         await asyncio.gather(*(m.server.stop() for m in self.members), return_exceptions=True)
+        if self.tracker_store is not None:
+            self.tracker_store.unlink(missing_ok=True)  # the conversations end with the process
 
     # -- routing ----------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from conversations.errors import InvalidInput
 from conversations.importers.jsonl import parse_thread
 from conversations.models import Provenance
 from conversations.requests import (
+    META_KEY_PATTERN,
     NewProvenance,
     NewSyntheticAccount,
     Replay,
@@ -84,7 +86,7 @@ async def set_meta(request: web.Request) -> web.Response:
     """A note about the forum itself (any JSON), kept with it and carried by exports (e.g. a replay's site shifts)."""
     require_admin(request)
     key = request.match_info["key"]
-    if not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:
+    if not re.fullmatch(META_KEY_PATTERN.strip("^$"), key):
         raise InvalidInput("key", "use up to 64 letters, digits, '-' or '_'")
     await request.app[STORE].set_meta(key, await read_json(request, request.app[SETTINGS].limits))
     return web.json_response({"key": key, "stored": True})

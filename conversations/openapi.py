@@ -7,11 +7,15 @@ responses against them and that every route is documented.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from aiohttp import web
 
 from conversations import requests as bodies
+from conversations.appkeys import SETTINGS
+from conversations.requests import HANDLE_MIN_CHARS, HANDLE_PATTERN, META_KEY_PATTERN, TEXT_PATTERN
+from conversations.settings import ForumLimits
 
 routes = web.RouteTableDef()
 
@@ -84,7 +88,8 @@ _POST_ERR = {**_ERR, **_AUTH_ERR, "403": _json("Error", "Murmur-Simulated-Time f
              "404": _json("Error", "unknown thread or parent post"),
              "409": _json("Error", "idempotency key reused for something else"),
              "413": _json("Error", "body, title or post over its limit"), "429": _json("Error", "posting too fast; see Retry-After")}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                 "description": "repeat a request safely: the same key from the same account returns the original (200)"}
 _SIMULATED_TIME = {"name": "Murmur-Simulated-Time", "in": "header", "required": False,
                    "schema": {"type": "string", "format": "date-time"},
@@ -97,13 +102,24 @@ def _body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-def _query(name: str, description: str, required: bool = False, minimum: int = 0) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": minimum} if name != "q" else {"type": "string"}
+def _query(name: str, description: str, required: bool = False, minimum: int = 0,
+           maximum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
 def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _text(max_chars: int, description: str | None = None) -> dict[str, Any]:
+    """A text field as the server checks it (conversations.requests.check_text)."""
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": TEXT_PATTERN}
+    if description:
+        schema["description"] = description
+    return schema
 
 
 PATHS: dict[str, Any] = {
@@ -168,16 +184,61 @@ PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "NDJSON", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}, **_ADMIN_ERR}}},
 }
 
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "murmur test forum", "version": "1",
-             "description": "A local forum for research on synthetic participants. Bearer tokens authenticate accounts; "
-                            "the admin token guards ground truth."},
-    "paths": PATHS,
-    "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-}
+_WEB_SOCKET_HEADERS = [
+    {"name": "Upgrade", "in": "header", "required": True, "schema": {"type": "string", "enum": ["websocket"]}},
+    {"name": "Connection", "in": "header", "required": True, "schema": {"type": "string", "enum": ["Upgrade"]}},
+    {"name": "Sec-WebSocket-Key", "in": "header", "required": True,
+     "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"}, "description": "16 random bytes, base64"},
+    {"name": "Sec-WebSocket-Version", "in": "header", "required": True, "schema": {"type": "string", "enum": ["13"]}},
+]
+QUERY_PATTERN = r"^[^\u0000]*[^\W_][^\u0000]*$"  # a letter or digit to search for, and no NUL character
+
+
+def _handle(limits: ForumLimits) -> dict[str, Any]:
+    return {"type": "string", "minLength": HANDLE_MIN_CHARS, "maxLength": limits.handle_max_chars,
+            "pattern": HANDLE_PATTERN, "description": "unique name: letters, digits, '-', '_' or '.'"}
+
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}], "default": None}
+
+
+def document(limits: ForumLimits) -> dict[str, Any]:
+    """The document for a forum with these limits: every constraint the server checks is declared."""
+    schemas, paths = copy.deepcopy(SCHEMAS), copy.deepcopy(PATHS)
+    name = _text(limits.handle_max_chars * 2, "shown next to posts; defaults to the handle")
+    for model in ("NewAccount", "NewSyntheticAccount"):
+        schemas[model]["properties"].update(handle=_handle(limits), display_name=_optional(name))
+    for model in ("NewSyntheticAccount", "NewProvenance"):
+        schemas[model]["properties"].update({key: _text(200) for key in ("persona", "run_id", "generator")})
+    schemas["NewThread"]["properties"].update(title=_text(limits.title_max_chars),
+                                              body=_text(limits.post_max_chars, "the opening post"))
+    schemas["NewThread"]["properties"]["tags"]["items"] = _text(40)
+    schemas["NewPost"]["properties"]["body"] = _text(limits.post_max_chars)
+
+    pages = _query("limit", "page size", minimum=1, maximum=limits.page_size_max)
+    paths["/api/threads"]["get"]["parameters"] = [pages, _query("offset", "threads to skip")]
+    paths["/api/threads/search"]["get"]["parameters"] = [
+        {"name": "q", "in": "query", "required": True, "description": "words to find (letters and digits)",
+         "schema": {"type": "string", "minLength": 1, "maxLength": limits.title_max_chars, "pattern": QUERY_PATTERN}},
+        _query("limit", "most results", minimum=1, maximum=limits.page_size_max)]
+    events = paths["/api/events"]["get"]
+    events["parameters"] = [_query("since", "replay events after this sequence number"), *_WEB_SOCKET_HEADERS]
+    events["responses"]["400"] = _json("Error", "not a web-socket request, or since is ahead of the latest event")
+    paths["/api/admin/meta/{key}"]["put"]["parameters"][0]["schema"] = {"type": "string", "pattern": META_KEY_PATTERN}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "murmur test forum", "version": "1",
+                 "description": "A local forum for research on synthetic participants. Bearer tokens authenticate "
+                                "accounts; the admin token guards ground truth."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+DOCUMENT = document(ForumLimits())  # with the default limits; a running forum serves its own
 
 
 @routes.get("/api/openapi.json")
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(DOCUMENT)
+    return web.json_response(document(request.app[SETTINGS].limits))

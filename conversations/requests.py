@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -97,23 +98,33 @@ def parse_body(model: type[M], data: Any) -> M:
         raise InvalidInput(field or "body", problem) from None
 
 
+# What /api/openapi.json declares for every text field is what these checks enforce, so the two never disagree.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # something besides whitespace, and no NUL character
+HANDLE_PATTERN = r"^[\w.-]+$"  # letters and digits of any script, '_', '-' and '.'
+HANDLE_MIN_CHARS = 3
+META_KEY_PATTERN = r"^[\w-]{1,64}$"  # the name of a note about the forum (PUT /api/admin/meta/{key})
+_HANDLE = re.compile(HANDLE_PATTERN)
+
+
 def check_text(field: str, value: str, max_chars: int, setting: str) -> str:
-    """Strip a text field and hold it to its limit; nothing is silently cut."""
+    """Hold a text field to its limit as sent, then strip it; nothing is silently cut."""
+    if len(value) > max_chars:
+        raise TooLarge(field, f"is {len(value)} characters; the limit is {max_chars} (forum.limits.{setting})")
     text = value.strip()
     if not text:
         raise InvalidInput(field, "must not be empty")
     if "\x00" in text:  # PostgreSQL cannot store it, and no reader wants it: the same answer on both engines
         raise InvalidInput(field, "contains a NUL character (\\u0000); remove it")
-    if len(text) > max_chars:
-        raise TooLarge(field, f"is {len(text)} characters; the limit is {max_chars} (forum.limits.{setting})")
     return text
 
 
 def check_handle(handle: str, limits: ForumLimits) -> str:
-    text = check_text("handle", handle, limits.handle_max_chars, "handle_max_chars")
-    if len(text) < 3 or not all(c.isalnum() or c in "-_." for c in text):
-        raise InvalidInput("handle", "use 3 or more letters, digits, '-', '_' or '.'")
-    return text
+    if len(handle) > limits.handle_max_chars:
+        raise TooLarge("handle", f"is {len(handle)} characters; the limit is {limits.handle_max_chars} "
+                                 "(forum.limits.handle_max_chars)")
+    if len(handle) < HANDLE_MIN_CHARS or not _HANDLE.fullmatch(handle):
+        raise InvalidInput("handle", "use 3 or more letters, digits, '-', '_' or '.', and no spaces")
+    return handle
 
 
 def query_int(request: web.Request, name: str, default: int | None, minimum: int = 0, maximum: int | None = None) -> int | None:

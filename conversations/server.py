@@ -46,7 +46,8 @@ async def errors_as_json(request: web.Request, handler: Callable[[web.Request], 
             raise
         hint = {404: "no such route; see /api/openapi.json", 405: f"{request.method} is not allowed here; see /api/openapi.json",
                 413: "request body too large; send less"}.get(exc.status, exc.reason)
-        return _error_response(exc.status, f"{request.method} {request.path}: {hint}")
+        kept = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # a 405 says what is allowed (RFC 9110)
+        return _error_response(exc.status, f"{request.method} {request.path}: {hint}", headers=kept)
     return response
 
 

@@ -15,6 +15,7 @@ over the real tokens, then L2-normalised).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -43,19 +44,23 @@ def onnx_file(backend: str, model_folder: Path, folder: Path) -> Path:
                                "(pip install onnxruntime onnx) or set index.backend: torch in config.yml") from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "manifest.json"
-    known = json.loads(manifest.read_text()) if manifest.exists() else {}
-    fp32 = folder / FILES["onnx"]
-    if not _checked(fp32, known, folder):
-        _export(model_folder, fp32)
-        known[fp32.name] = sha256_of(fp32)
-    target = folder / FILES[backend]
-    if backend == "onnx-int8" and not _checked(target, known, folder):
-        _quantise(fp32, target)
-        known[target.name] = sha256_of(target)
-    tmp = manifest.with_suffix(".tmp")
-    tmp.write_text(json.dumps(known, indent=1))
-    tmp.replace(manifest)
+    with (folder / ".lock").open("w") as lock:  # processes starting together (Ray workers) export it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = folder / "manifest.json"
+        known = json.loads(manifest.read_text()) if manifest.exists() else {}
+        before = dict(known)
+        fp32 = folder / FILES["onnx"]
+        if not _checked(fp32, known, folder):
+            _export(model_folder, fp32)
+            known[fp32.name] = sha256_of(fp32)
+        target = folder / FILES[backend]
+        if backend == "onnx-int8" and not _checked(target, known, folder):
+            _quantise(fp32, target)
+            known[target.name] = sha256_of(target)
+        if known != before:
+            tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1))
+            tmp.replace(manifest)
     return target
 
 

@@ -63,7 +63,8 @@ async def test_a_killed_server_is_replaced_and_its_conversation_goes_on(rasa_mod
                             log_dir=tmp_path, ready_timeout_s=300, echo=echoed.append)
     with action_stub.responding(answer):
         async with pool:
-            assert pool.tracker_store == tmp_path / "trackers.sqlite" and len({m.url for m in pool.members}) == 2
+            assert pool.tracker_store == tmp_path / f"trackers-{os.getpid()}.sqlite" and pool.tracker_store.exists()
+            assert len({m.url for m in pool.members}) == 2
             engine = DialogueEngine(pool, StanceReader(embedder))
             conversation = "pool-test"
             sender = f"{persona.name}:{conversation}"
@@ -93,3 +94,4 @@ async def test_a_killed_server_is_replaced_and_its_conversation_goes_on(rasa_mod
             assert len(lines) == 2 and "1 restarts" in lines[home.slot] and "up" in lines[other.slot]
             await engine.close()
         assert all(m.server.exit_code is None and m.server.pid is None for m in pool.members), "stopped on exit"
+        assert not pool.tracker_store.exists(), "the shared trackers end with the pool"

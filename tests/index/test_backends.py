@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,3 +78,19 @@ def test_a_missing_runtime_or_a_damaged_export_is_refused_with_the_fix(tmp_path,
         Embedder(cache_path=None, backend="onnx-int8", onnx_dir=damaged)
     with pytest.raises(ModelUnavailable, match="unknown backend 'cuda'"):
         Embedder(cache_path=None, backend="cuda")
+
+
+def _open_export(folder: str) -> str:
+    from index.backends import onnx_file
+    from index.embedder import model_folder
+
+    return str(onnx_file("onnx", model_folder(), Path(folder)))
+
+
+def test_processes_starting_together_share_one_export(onnx_dir, texts):
+    """Ray workers open the same export folder at once: each gets the checked export, none trips on another."""
+    Embedder(cache_path=None, backend="onnx", onnx_dir=onnx_dir)  # exported (once) by the module's first test or here
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        opened = list(pool.map(_open_export, [str(onnx_dir)] * 8))
+    assert set(opened) == {str(onnx_dir / "model.onnx")}
+    assert sorted(p.name for p in onnx_dir.iterdir() if not p.name.startswith(".")) == ["manifest.json", "model.onnx"]
