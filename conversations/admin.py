@@ -38,7 +38,7 @@ async def create_synthetic_account(request: web.Request) -> web.Response:
     limits = request.app[SETTINGS].limits
     body = parse_body(NewSyntheticAccount, await read_json(request, limits))
     handle = check_handle(body.handle, limits)
-    display_name = check_text("display_name", body.display_name or handle, limits.handle_max_chars * 2, "handle_max_chars")
+    display_name = check_text("display_name", handle if body.display_name is None else body.display_name, limits.handle_max_chars * 2, "handle_max_chars")
     persona = check_text("persona", body.persona, 200, "persona")
     run_id = check_text("run_id", body.run_id, 200, "run_id")
     generator = check_text("generator", body.generator, 200, "generator")

@@ -58,7 +58,7 @@ async def create_account(request: web.Request) -> web.Response:
     limits = request.app[SETTINGS].limits
     body = parse_body(NewAccount, await read_json(request, limits))
     handle = check_handle(body.handle, limits)
-    display_name = check_text("display_name", body.display_name or handle, limits.handle_max_chars * 2, "handle_max_chars")
+    display_name = check_text("display_name", handle if body.display_name is None else body.display_name, limits.handle_max_chars * 2, "handle_max_chars")
     account, token = await request.app[STORE].create_account(handle, display_name)
     return web.json_response({"account": account.public(), "token": token}, status=201)
 

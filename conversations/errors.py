@@ -25,6 +25,13 @@ class TooLarge(InvalidInput):
     status = 413
 
 
+class Inconsistent(InvalidInput):
+    """Well-formed input that does not fit what the forum holds (a parent that is not there, a person's account
+    given as a bot's): 409, since the request is right by its schema."""
+
+    status = 409
+
+
 class Unauthorized(ForumError):
     status = 401
 

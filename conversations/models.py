@@ -6,8 +6,9 @@ here knows about ground truth, so the public API cannot leak it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 THREAD_CREATED = "thread.created"
@@ -18,13 +19,23 @@ def format_time(moment: datetime) -> str:
     """One sortable text form for every stored time: UTC, microseconds, 'Z'."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")  # strftime's %Y does not pad years before 1000
+
+
+_LEAP_SECOND = re.compile(r"^(.*[T ]\d{2}:\d{2}:)60(.*)$")
 
 
 def parse_time(text: str) -> datetime:
-    """Read ISO-8601 as written by Stack Exchange dumps, JSONL files and murmur itself."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    """Read ISO-8601 as written by Stack Exchange dumps, JSONL files and murmur itself, and every RFC 3339 time
+    (what OpenAPI's date-time means): lowercase t and z, and a leap second, read as the next second."""
+    value = text.strip().upper().replace("Z", "+00:00")
+    leap = _LEAP_SECOND.match(value)
+    if leap:
+        value = f"{leap.group(1)}59{leap.group(2)}"
+    parsed = datetime.fromisoformat(value)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed + timedelta(seconds=1) if leap else parsed
 
 
 def utc_now() -> str:

@@ -82,6 +82,7 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 _ERR = {
     "400": _json("Error", "malformed input; `error` names the field and the fix"),
 }
+_TOO_LARGE = {"413": _json("Error", "the body, or a text field, over its limit (forum.limits)")}
 _AUTH_ERR = {"401": _json("Error", "missing or unknown bearer token")}
 _ADMIN_ERR = {"401": _json("Error", "missing bearer token"), "403": _json("Error", "not the admin token")}
 _POST_ERR = {**_ERR, **_AUTH_ERR, "403": _json("Error", "Murmur-Simulated-Time from an account that is not a bot"),
@@ -140,7 +141,8 @@ PATHS: dict[str, Any] = {
     },
     "/api/threads/search": {"get": {"summary": "Full-text search over titles and posts",
                                     "parameters": [_query("q", "words to find", required=True), _query("limit", "most results", minimum=1)],
-                                    "responses": {"200": _json("SearchResults", "matching threads, best first"), **_ERR}}},
+                                    "responses": {"200": _json("SearchResults", "matching threads, best first"), **_ERR,
+                                                  **_TOO_LARGE}}},
     "/api/threads/{thread_id}": {"get": {"summary": "A thread with its posts", "parameters": [_path("thread_id")],
                                          "responses": {"200": _json("ThreadWithPosts", "the thread"), **_ERR,
                                                        "404": _json("Error", "unknown thread")}}},
@@ -162,22 +164,24 @@ PATHS: dict[str, Any] = {
         "summary": "Create (or reuse) a synthetic account and record its persona as ground truth", "security": _BEARER,
         "requestBody": _body("NewSyntheticAccount"),
         "responses": {"201": _json("BotAccountWithToken", "created"), "200": _json("BotAccountWithToken", "existing bot account, new token"),
-                      **_ERR, **_ADMIN_ERR, "409": _json("Error", "handle belongs to a person")}}},
+                      **_ERR, **_ADMIN_ERR, "409": _json("Error", "handle belongs to a person"), **_TOO_LARGE}}},
     "/api/admin/provenance": {"post": {
         "summary": "Record a synthetic post's provenance, by post id or ahead of the post by (account_id, idempotency_key)",
         "security": _BEARER, "requestBody": _body("NewProvenance"),
         "responses": {"201": _json("ProvenanceRecorded", "recorded"), **_ERR, **_ADMIN_ERR,
-                      "404": _json("Error", "unknown post or account"), "409": _json("Error", "recorded already with other values")}}},
+                      "404": _json("Error", "unknown post or account"), "409": _json("Error", "recorded already with other values"),
+                      **_TOO_LARGE}}},
     "/api/admin/replay": {"post": {
         "summary": "People's posts from a corpus (murmur JSONL thread records) entering at their own times; "
                    "answers with the events of what was added",
         "security": _BEARER, "requestBody": _body("Replay"),
-        "responses": {"201": _json("Replayed", "added (known posts are skipped)"), **_ERR, **_ADMIN_ERR}}},
+        "responses": {"201": _json("Replayed", "added (known posts are skipped)"), **_ERR, **_ADMIN_ERR, **_TOO_LARGE,
+                      "409": _json("Error", "a post replies to one that is not there before it, or belongs to another thread")}}},
     "/api/admin/meta/{key}": {"put": {
         "summary": "A note about the forum itself (any JSON), carried by exports (e.g. a replay's shift of each site)",
         "security": _BEARER, "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
-        "responses": {"200": _json("MetaStored", "stored"), **_ERR, **_ADMIN_ERR}}},
+        "responses": {"200": _json("MetaStored", "stored"), **_ERR, **_ADMIN_ERR, **_TOO_LARGE}}},
     "/api/admin/export": {"get": {
         "summary": "The whole forum with ground truth, one JSON record a line (kind: meta, account, thread, post, synthetic_account, provenance)",
         "security": _BEARER,
@@ -191,12 +195,27 @@ _WEB_SOCKET_HEADERS = [
      "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"}, "description": "16 random bytes, base64"},
     {"name": "Sec-WebSocket-Version", "in": "header", "required": True, "schema": {"type": "string", "enum": ["13"]}},
 ]
-QUERY_PATTERN = r"^[^\u0000]*[^\W_][^\u0000]*$"  # a letter or digit to search for, and no NUL character
+
+
+_NAMED = {"type": "string", "pattern": TEXT_PATTERN}  # an importer's required text: some non-space, no NUL
+THREAD_RECORD = {  # conversations/importers/jsonl.py parse_thread: what a replayed thread record must hold
+    "type": "object", "required": ["thread_id", "title", "posts"],
+    "description": "murmur JSONL thread format (README); other keys are ignored",
+    "properties": {
+        "thread_id": _NAMED, "title": _NAMED, "source_url": {"type": ["string", "null"]},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "posts": {"type": "array", "minItems": 1, "description": "posts[0] opens the thread", "items": {
+            "type": "object", "required": ["post_id", "author", "created_at", "body"],
+            "properties": {"post_id": _NAMED, "author": _NAMED, "author_name": {"type": ["string", "null"]},
+                           "created_at": _TIME, "body": _NAMED,
+                           "parent_id": {"type": ["string", "null"], "description": "a post_id of the same thread"}}}},
+    },
+}
 
 
 def _handle(limits: ForumLimits) -> dict[str, Any]:
     return {"type": "string", "minLength": HANDLE_MIN_CHARS, "maxLength": limits.handle_max_chars,
-            "pattern": HANDLE_PATTERN, "description": "unique name: letters, digits, '-', '_' or '.'"}
+            "pattern": HANDLE_PATTERN, "description": "unique name: ASCII letters, digits, '-', '_' or '.'"}
 
 
 def _optional(schema: dict[str, Any]) -> dict[str, Any]:
@@ -215,12 +234,20 @@ def document(limits: ForumLimits) -> dict[str, Any]:
                                               body=_text(limits.post_max_chars, "the opening post"))
     schemas["NewThread"]["properties"]["tags"]["items"] = _text(40)
     schemas["NewPost"]["properties"]["body"] = _text(limits.post_max_chars)
+    schemas["NewSyntheticAccount"]["properties"]["created_at"] = _optional(_TIME)
+    # a record is kept by its post id, or ahead of the post by (account_id, idempotency_key)
+    schemas["NewProvenance"]["anyOf"] = [
+        {"required": ["post_id"], "properties": {"post_id": _ID}},
+        {"required": ["account_id", "idempotency_key"],
+         "properties": {"account_id": _ID, "idempotency_key": {"type": "string", "minLength": 1}}}]
+    schemas["Replay"]["properties"]["threads"]["items"] = _ref("ThreadRecord")
+    schemas["ThreadRecord"] = THREAD_RECORD
 
     pages = _query("limit", "page size", minimum=1, maximum=limits.page_size_max)
     paths["/api/threads"]["get"]["parameters"] = [pages, _query("offset", "threads to skip")]
     paths["/api/threads/search"]["get"]["parameters"] = [
-        {"name": "q", "in": "query", "required": True, "description": "words to find (letters and digits)",
-         "schema": {"type": "string", "minLength": 1, "maxLength": limits.title_max_chars, "pattern": QUERY_PATTERN}},
+        {"name": "q", "in": "query", "required": True,
+         "schema": _text(limits.title_max_chars, "words to find; punctuation is ignored (only punctuation finds nothing)")},
         _query("limit", "most results", minimum=1, maximum=limits.page_size_max)]
     events = paths["/api/events"]["get"]
     events["parameters"] = [_query("since", "replay events after this sequence number"), *_WEB_SOCKET_HEADERS]

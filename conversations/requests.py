@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from conversations.errors import InvalidInput, TooLarge
 from conversations.models import format_time, parse_time
@@ -16,6 +16,16 @@ from conversations.settings import ForumLimits
 from core.validation import explain
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _whole(value: Any) -> Any:
+    """JSON's integers: 7 and 7.0 alike (JSON Schema's "integer"), never true, "7" or 7.5."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
 
 
 class _Body(BaseModel):
@@ -35,7 +45,7 @@ class NewThread(_Body):
 
 class NewPost(_Body):
     body: StrictStr
-    parent_id: StrictInt | None = Field(None, description="the post this replies to; omit to reply to the thread")
+    parent_id: WholeNumber | None = Field(None, description="the post this replies to; omit to reply to the thread")
 
 
 class NewSyntheticAccount(NewAccount):
@@ -64,8 +74,8 @@ class NewProvenance(_Body):
     action: StrictStr | None = None
     score: StrictFloat | StrictInt | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
-    post_id: StrictInt | None = Field(None, description="the post, if it exists already")
-    account_id: StrictInt | None = Field(None, description="with idempotency_key: record ahead of the post")
+    post_id: WholeNumber | None = Field(None, description="the post, if it exists already")
+    account_id: WholeNumber | None = Field(None, description="with idempotency_key: record ahead of the post")
     idempotency_key: StrictStr | None = None
 
 
@@ -100,9 +110,9 @@ def parse_body(model: type[M], data: Any) -> M:
 
 # What /api/openapi.json declares for every text field is what these checks enforce, so the two never disagree.
 TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # something besides whitespace, and no NUL character
-HANDLE_PATTERN = r"^[\w.-]+$"  # letters and digits of any script, '_', '-' and '.'
+HANDLE_PATTERN = r"^[A-Za-z0-9_.-]+$"  # ASCII only: JSON Schema's \w would mean ASCII to some readers, Unicode to others
 HANDLE_MIN_CHARS = 3
-META_KEY_PATTERN = r"^[\w-]{1,64}$"  # the name of a note about the forum (PUT /api/admin/meta/{key})
+META_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # the name of a note about the forum (PUT /api/admin/meta/{key})
 _HANDLE = re.compile(HANDLE_PATTERN)
 
 
@@ -123,7 +133,7 @@ def check_handle(handle: str, limits: ForumLimits) -> str:
         raise TooLarge("handle", f"is {len(handle)} characters; the limit is {limits.handle_max_chars} "
                                  "(forum.limits.handle_max_chars)")
     if len(handle) < HANDLE_MIN_CHARS or not _HANDLE.fullmatch(handle):
-        raise InvalidInput("handle", "use 3 or more letters, digits, '-', '_' or '.', and no spaces")
+        raise InvalidInput("handle", "use 3 or more ASCII letters, digits, '-', '_' or '.', and no spaces")
     return handle
 
 

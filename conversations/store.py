@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from conversations.errors import Conflict, InvalidInput, NotFound, StoreError
+from conversations.errors import Conflict, Inconsistent, InvalidInput, NotFound, StoreError
 from conversations.models import (
     POST_CREATED,
     THREAD_CREATED,
@@ -468,8 +468,8 @@ class ForumStore:
         """Threads whose title or posts contain every word of ``text``, best match first (SQLite: BM25;
         PostgreSQL: ts_rank; the scores of the two engines are not comparable)."""
         words = words_of(text)
-        if not words:
-            raise InvalidInput("q", "give at least one word to search for")
+        if not words:  # only punctuation: nothing can match it
+            return []
 
         def read(conn: sqlite3.Connection) -> list[tuple[Thread, float]]:
             return [(self._get_thread(conn, thread_id), score)
@@ -527,7 +527,7 @@ class ForumStore:
                     raise NotFound(f"account_id: account {target_account} does not exist")
                 target_post = self._existing_post_id(conn, target_account, idempotency_key)
             if conn.execute("SELECT 1 FROM gt_accounts WHERE account_id = ?", (target_account,)).fetchone() is None:
-                raise InvalidInput("account_id", f"account {target_account} is not a synthetic account; create bots with POST /api/admin/accounts")
+                raise Inconsistent("account_id", f"account {target_account} is not a synthetic account; create bots with POST /api/admin/accounts")
             values = (provenance.persona, provenance.run_id, provenance.generator, provenance.action, provenance.score,
                       json.dumps(provenance.extra, sort_keys=True))
             existing = conn.execute(
@@ -628,10 +628,10 @@ class ForumStore:
                     stats.posts_skipped += 1
                     continue
                 if conn.execute("SELECT 1 FROM posts WHERE external_id = ?", (post.external_id,)).fetchone():
-                    raise InvalidInput("post_id", f"post '{post.external_id}' already belongs to another thread")
+                    raise Inconsistent("post_id", f"post '{post.external_id}' already belongs to another thread")
                 parent = known.get(post.parent_external_id) if post.parent_external_id else None
                 if post.parent_external_id and parent is None:
-                    raise InvalidInput("parent_id", f"post '{post.external_id}' replies to '{post.parent_external_id}', which comes later or is not in thread '{thread.external_id}'")
+                    raise Inconsistent("parent_id", f"post '{post.external_id}' replies to '{post.parent_external_id}', which comes later or is not in thread '{thread.external_id}'")
                 is_opening = index == 0 and row is None
                 text = f"{thread.title}\n{post.body}" if is_opening else post.body
                 post_id = self._insert_post(conn, thread_id,

@@ -70,7 +70,7 @@ def parse_thread(record: Any, where: str) -> ImportedThread:
     posts = record.get("posts")
     if not isinstance(posts, list) or not posts:
         raise InvalidInput(f"{where}.posts", "must be a non-empty list; posts[0] opens the thread")
-    tags = record.get("tags") or []
+    tags = [] if record.get("tags") is None else record["tags"]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidInput(f"{where}.tags", "must be a list of strings")
     parsed = []

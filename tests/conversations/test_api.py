@@ -197,3 +197,14 @@ async def test_simulated_time_is_for_bot_accounts_and_rate_limits_in_simulated_t
         assert [p["body"] for p in posts] == ["opening", "at nine", "an hour later"]
     finally:
         await stop_forum(running)
+
+
+async def test_a_method_a_route_does_not_serve_is_405_with_the_allowed_ones(forum):
+    """RFC 9110: a 405 says in Allow what the route does serve."""
+    thread = (await (await forum.account("allow_check")).create_thread("t", "b"))["thread"]["id"]
+    for method, path, allowed in (("TRACE", f"/api/threads/{thread}", {"GET"}), ("DELETE", "/api/threads", {"GET", "POST"}),
+                                  ("PATCH", "/api/accounts", {"POST"})):
+        async with forum.anonymous._session.request(method, forum.url + path) as response:
+            assert response.status == 405, (method, path)
+            assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}, response.headers.get("Allow")
+            assert method in (await response.json())["error"]

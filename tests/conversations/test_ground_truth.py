@@ -99,7 +99,7 @@ async def test_provenance_errors(forum):
     cases = [
         ({**base}, 400, "post_id"),
         ({**base, "post_id": 999}, 404, "post 999"),
-        ({**base, "post_id": thread["post"]["id"]}, 400, "not a synthetic account"),
+        ({**base, "post_id": thread["post"]["id"]}, 409, "not a synthetic account"),  # right by its schema, not by the forum
         ({**base, "account_id": 999, "idempotency_key": "k"}, 404, "account 999"),
         ({"persona": "p", "post_id": 1}, 400, "run_id"),
     ]
