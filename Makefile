@@ -13,7 +13,7 @@ RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-.PHONY: setup demo test browser postgres clean $(RASA_VENV)
+.PHONY: setup demo test browser postgres node clean $(RASA_VENV)
 
 setup: $(STAMP) $(RASA_VENV)
 
@@ -51,10 +51,22 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
+# The Node example client of the event socket (examples/follow-forum): Debian's nodejs and npm when missing, then its
+# one package (ws) from the npm registry, as its package-lock.json pins it.
+NODE_EXAMPLE := examples/follow-forum
+node: $(NODE_EXAMPLE)/node_modules/.package-lock.json
+
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "installing Debian's nodejs and npm for the example's tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --silent
+
 demo: setup
 	$(BIN)/murmur demo
 
-test: setup browser postgres
+test: setup browser postgres node
 	$(BIN)/python -m pytest
 
 clean:
