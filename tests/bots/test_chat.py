@@ -7,6 +7,7 @@ here the stub forwards them over HTTP to the chat app's own /webhook, as `murmur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
@@ -241,3 +242,80 @@ async def test_the_chat_page_in_a_real_browser(chat_app):
             assert await page.locator("#log li.me").inner_text() == "are you a bot?"
         finally:
             await browser.close()
+
+
+# -- Rasa's REST channel ----------------------------------------------------------------------------------------
+
+
+async def _rest(session: aiohttp.ClientSession, url: str, body: object, persona: str | None = "trail-miles"):
+    query = f"?persona={persona}" if persona else ""
+    async with session.post(f"{url}/webhooks/rest/webhook{query}", json=body) as response:
+        return response.status, await response.json()
+
+
+@SESSION
+async def test_rasas_rest_channel_answers_in_its_own_shape_and_keeps_each_senders_conversation(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session:
+        status, first = await _rest(session, url, {"sender": "rest-client-1", "message": "hi there!"})
+        assert status == 200 and first and all(set(m) == {"recipient_id", "text"} for m in first)
+        assert first[0]["recipient_id"] == "rest-client-1" and first[0]["text"]
+        status, answer = await _rest(session, url, {"sender": "rest-client-1", "message": "are you a bot?"})
+        assert status == 200 and "bot" in answer[0]["text"].lower() and "not a person" in answer[0]["text"].lower()
+        # the persona may come in metadata, as clients built for Rasa send it
+        status, by_metadata = await _rest(session, url, {"sender": "rest-client-2", "message": "hello",
+                                                         "metadata": {"persona": "stargazer"}}, persona=None)
+        assert status == 200 and by_metadata[0]["text"]
+
+
+@SESSION
+@pytest.mark.parametrize("body, status, words", [
+    ("not json", 400, "not JSON"),
+    ({"message": "hi"}, 400, "sender"),
+    ({"sender": "x", "message": "   "}, 400, "message"),
+    ({"sender": "x", "message": "hi", "metadata": []}, 400, "metadata"),
+])
+async def test_rasas_rest_channel_refuses_a_bad_request_naming_the_field(chat_app, body, status, words):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session:
+        kwargs = {"data": body} if isinstance(body, str) else {"json": body}
+        async with session.post(f"{url}/webhooks/rest/webhook?persona=trail-miles", **kwargs) as response:
+            assert response.status == status and words in (await response.json())["error"]
+        status, error = await _rest(session, url, {"sender": "x", "message": "hi"}, persona="nobody")
+        assert status == 404 and "unknown persona" in error["error"]
+
+
+async def test_rasas_rest_channel_keeps_the_chat_rate(embedder):
+    """One message a minute after a burst of one: the second is refused before any work is done."""
+    personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
+    app = create_chat_app(ChatSettings(messages_per_minute=1, message_burst=1), personas,
+                          SpliceGenerator(Library.from_seed(embedder)))
+    runner, url = await serve(app)
+    try:
+        async with aiohttp.ClientSession() as session:
+            status, _ = await _rest(session, url, {"sender": "eager", "message": "hi"})
+            assert status == 503  # let through by the limiter (the engine is not set in this app)
+            async with session.post(f"{url}/webhooks/rest/webhook?persona=trail-miles",
+                                    json={"sender": "eager", "message": "hi again"}) as response:
+                assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+            status, _ = await _rest(session, url, {"sender": "someone-else", "message": "hi"})
+            assert status == 503, "the rate is per sender"
+    finally:
+        await runner.cleanup()
+
+
+@SESSION
+async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
+    app, url = chat_app
+    before = len(app[CANCELLED])
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.ensure_future(session.post(f"{url}/webhooks/rest/webhook?persona=stargazer",
+                                                     json={"sender": "hangs-up", "message": "what telescope for a beginner?"}))
+        await asyncio.sleep(0.05)
+        request.cancel()  # the client closes its connection mid-turn
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+    async with asyncio.timeout(10):
+        while len(app[CANCELLED]) == before:
+            await asyncio.sleep(0.05)
+    assert app[CANCELLED][-1] == "rest-hangs-up"
