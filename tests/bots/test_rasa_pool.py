@@ -5,7 +5,6 @@ Real Rasa servers (the session's trained model), real processes killed with SIGK
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections import Counter
