@@ -319,3 +319,75 @@ async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
         while len(app[CANCELLED]) == before:
             await asyncio.sleep(0.05)
     assert app[CANCELLED][-1] == "rest-hangs-up"
+
+
+# -- Rasa's socket.io channel (what the rasa-webchat widget speaks), through the python-socketio client ----------
+
+
+async def _socketio_client(url: str, persona: str | None = "trail-miles"):
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    inbox: asyncio.Queue = asyncio.Queue()
+    for event in ("session_confirm", "bot_uttered", "error"):
+        client.on(event, (lambda name: lambda data: inbox.put_nowait((name, data)))(event))
+    await client.connect(url + (f"?persona={persona}" if persona else ""), transports=["websocket"],
+                         socketio_path="socket.io")
+    return client, inbox
+
+
+async def _next(inbox: asyncio.Queue, timeout: float = 60) -> tuple[str, object]:
+    async with asyncio.timeout(timeout):
+        return await inbox.get()
+
+
+@SESSION
+async def test_rasas_socketio_channel_confirms_the_session_and_answers_as_rasa_does(chat_app):
+    _, url = chat_app
+    client, inbox = await _socketio_client(url)
+    try:
+        await client.emit("session_request", {"session_id": None})
+        kind, session = await _next(inbox)
+        assert kind == "session_confirm" and isinstance(session, str) and session
+        await client.emit("user_uttered", {"message": "hi there!", "session_id": session, "customData": {}})
+        kind, reply = await _next(inbox)
+        assert kind == "bot_uttered" and reply["text"]
+        await client.emit("user_uttered", {"message": "are you a bot?", "session_id": session})
+        kind, reply = await _next(inbox)
+        assert kind == "bot_uttered" and "bot" in reply["text"].lower() and "not a person" in reply["text"].lower()
+        # a bad message gets an error and the connection stays; the persona may come in customData
+        await client.emit("user_uttered", {"message": "   ", "session_id": session})
+        assert await _next(inbox) == ("error", {"error": "message: must be a non-empty string"})
+        await client.emit("user_uttered", {"message": "hello", "session_id": session,
+                                           "customData": {"persona": "stargazer"}})
+        kind, reply = await _next(inbox)
+        assert kind == "bot_uttered" and reply["text"] and client.connected
+    finally:
+        await client.disconnect()
+
+
+@SESSION
+async def test_rasas_socketio_channel_keeps_a_session_across_connections_and_refuses_unknown_personas(chat_app):
+    import socketio
+
+    _, url = chat_app
+    first, inbox = await _socketio_client(url)
+    await first.emit("session_request", {"session_id": "kept-session-1"})
+    assert await _next(inbox) == ("session_confirm", "kept-session-1")  # a reloaded page keeps its conversation
+    await first.disconnect()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _socketio_client(url, persona="nobody")
+
+
+@SESSION
+async def test_a_socketio_client_that_leaves_mid_reply_cancels_its_turn(chat_app):
+    app, url = chat_app
+    before = len(app[CANCELLED])
+    client, _ = await _socketio_client(url, persona="stargazer")
+    await client.emit("user_uttered", {"message": "what telescope for a beginner?", "session_id": "leaving"})
+    await asyncio.sleep(0.05)
+    await client.disconnect()
+    async with asyncio.timeout(10):
+        while len(app[CANCELLED]) == before:
+            await asyncio.sleep(0.05)
+    assert len(app[CANCELLED]) == before + 1
