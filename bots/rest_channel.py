@@ -27,7 +27,7 @@ log = logging.getLogger("murmur.chat")
 
 PATH = "/webhooks/rest/webhook"
 SENDER_MAX_CHARS = 200
-GONE_CHECK_S = 0.2  # how often a waiting turn looks whether its client hung up
+GONE_CHECK_S = 0.05  # how often a waiting turn looks whether its client hung up (aiohttp has no callback)
 
 REST_LIMITER = web.AppKey("rest_limiter", RateLimiter)
 REST_BUSY = web.AppKey("rest_busy", set)  # senders with a turn in flight
@@ -45,7 +45,8 @@ def _read(raw: bytes, max_chars: int) -> dict[str, Any] | str:
         return 'body: not JSON; send {"sender": "your-id", "message": "hi"}'
     if not isinstance(body, dict):
         return 'body: must be a JSON object like {"sender": "your-id", "message": "hi"}'
-    sender, message, metadata = body.get("sender"), body.get("message"), body.get("metadata") or {}
+    sender, message = body.get("sender"), body.get("message")
+    metadata = {} if body.get("metadata") is None else body["metadata"]
     if not isinstance(sender, str) or not sender.strip() or len(sender) > SENDER_MAX_CHARS:
         return f"sender: give a non-empty string of up to {SENDER_MAX_CHARS} characters (one per conversation)"
     if not isinstance(message, str) or not message.strip():

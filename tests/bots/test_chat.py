@@ -306,19 +306,32 @@ async def test_rasas_rest_channel_keeps_the_chat_rate(embedder):
 
 @SESSION
 async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
+    from bots.rest_channel import REST_BUSY
+
     app, url = chat_app
     before = len(app[CANCELLED])
-    async with aiohttp.ClientSession() as session:
-        request = asyncio.ensure_future(session.post(f"{url}/webhooks/rest/webhook?persona=stargazer",
-                                                     json={"sender": "hangs-up", "message": "what telescope for a beginner?"}))
-        await asyncio.sleep(0.05)
-        request.cancel()  # the client closes its connection mid-turn
-        with contextlib.suppress(asyncio.CancelledError):
-            await request
-    async with asyncio.timeout(10):
-        while len(app[CANCELLED]) == before:
-            await asyncio.sleep(0.05)
-    assert app[CANCELLED][-1] == "rest-hangs-up"
+    slots = app[ENGINE].engine.pool.members[0].limit
+    held = 0
+    while not slots.locked():  # every turn slot to Rasa taken: the turn waits, mid-way, while the client hangs up
+        await slots.acquire()
+        held += 1
+    try:
+        async with aiohttp.ClientSession() as session:
+            request = asyncio.ensure_future(session.post(f"{url}/webhooks/rest/webhook?persona=stargazer",
+                                                         json={"sender": "hangs-up", "message": "what telescope?"}))
+            async with asyncio.timeout(10):
+                while "stargazer:hangs-up" not in app[REST_BUSY]:
+                    await asyncio.sleep(0.01)
+            request.cancel()  # the client closes its connection mid-turn
+            with contextlib.suppress(asyncio.CancelledError):
+                await request
+        async with asyncio.timeout(10):
+            while len(app[CANCELLED]) == before:
+                await asyncio.sleep(0.01)
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert app[CANCELLED][-1] == "rest-hangs-up" and "stargazer:hangs-up" not in app[REST_BUSY]
 
 
 # -- Rasa's socket.io channel (what the rasa-webchat widget speaks), through the python-socketio client ----------

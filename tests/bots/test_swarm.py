@@ -304,7 +304,7 @@ async def test_corpus_swarm_joins_threads_of_its_sites_not_distractors(tmp_path,
 @pytest.mark.slow
 async def test_wall_clock_swarm_answers_a_thread_a_person_opens_mid_run(tmp_path, rasa_server, forward_actions, embedder):
     """Live: the swarm follows the event socket, indexes a person's new thread, and bots who ought to be there join."""
-    settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=40 / 3600, clock="wall", scan_every_minutes=600,
+    settings = swarm_settings(tmp_path, rasa_server.url, bots=20, hours=25 / 3600, clock="wall", scan_every_minutes=600,
                               reply_delay_minutes=[0.05, 0.1], join_probability=1.0, relevance_threshold=0.5)
     forum = await _seed_forum(tmp_path, settings)
     person = await forum.account("new_person")
