@@ -41,13 +41,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package.
+# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package;
+# the project's root comes first instead (bench.procs).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from bench.procs import group_usage  # noqa: E402
 from bots.actions import ACTION_TIMINGS  # noqa: E402
 from bots.chat import ENGINE, create_chat_app  # noqa: E402
 from bots.dialogue import DialogueEngine, StanceReader, Turn  # noqa: E402
@@ -156,33 +159,6 @@ class CpuClock:
     wall: float
 
 
-def _group_cpu(pgid: int) -> float:
-    """user + system seconds of every live process in a process group (the Rasa server started its own)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ... utime(11) stime(12)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def group_rss_mb(pgid: int) -> float:
-    """Resident memory of every process in a process group (a Rasa server and what it started), in MB."""
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-            stat = (status.parent / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat[2]) == pgid:
-            total += next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmRSS:")), 0)
-    return total / 1024
-
-
 def cpu_clock(rasa_pgids: Sequence[int]) -> CpuClock | None:
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -190,7 +166,7 @@ def cpu_clock(rasa_pgids: Sequence[int]) -> CpuClock | None:
         return None
     busy = sum(fields[:8]) - fields[3] - fields[4]  # everything but idle and iowait
     own = os.times()
-    rasa = sum(_group_cpu(pgid) for pgid in rasa_pgids)
+    rasa = sum(group_usage(pgid)[0] for pgid in rasa_pgids)
     return CpuClock(busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, rasa, time.monotonic())
 
 
@@ -510,7 +486,7 @@ async def bench(plan: Plan, tmp: Path, backend: str = "bank", servers: Sequence[
                         result.cpu = cpu_between(start, cpu_clock(pgids))
                         result.actions_s = list(timings)[first:]
                         rounds.append(result)
-                setup.rasa_rss_mb[count] = [group_rss_mb(pgid) for pgid in pgids]
+                setup.rasa_rss_mb[count] = [group_usage(pgid)[1] for pgid in pgids]
                 await engine.close()
     except RasaError as exc:
         raise failed(str(exc)) from None

@@ -41,14 +41,17 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package.
+# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package;
+# the project's root comes first instead (bench.procs).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bench.procs import group_usage, stat_fields  # noqa: E402
 from bots.personas import Persona  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
 from bots.swarm.bots import Bot  # noqa: E402
@@ -343,28 +346,8 @@ def model_time(embedder: Embedder, probe: Probe, before: tuple[float, int]) -> N
 # -- CPU and memory of the processes -------------------------------------------------------------------------
 
 
-def _proc_fields(pid: int | str) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def group_usage(pgid: int | None) -> tuple[float, float]:
-    """(CPU seconds, RSS MiB) of every live process in a process group (the Rasa server started its own)."""
-    if not pgid:
-        return 0.0, 0.0
-    cpu = rss = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        fields = _proc_fields(stat.parent.name)
-        if fields and int(fields[2]) == pgid:  # after the name: state ppid pgrp ... utime(11) stime(12) ... rss(21)
-            cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / MIB
-    return cpu, rss
-
-
 def own_rss_mib() -> float:
-    fields = _proc_fields("self")
+    fields = stat_fields("self")
     return int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / MIB if fields else 0.0
 
 
