@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bots.actions import add_action_server
+from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
 from bots.dialogue import DialogueEngine, DialogueError
 from bots.personas import Persona
 from bots.replies import ReplyGenerator
@@ -90,11 +91,10 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
             try:
                 limiter.take(conversation)
             except RateLimited as exc:
-                await ws.send_json({"error": f"too many messages: more than {settings.messages_per_minute:g} a minute "
-                                             f"after a burst of {settings.message_burst}; {exc}"})
+                await ws.send_json({"error": too_many(settings, exc)})
                 continue
             if turn is not None and not turn.done():
-                await ws.send_json({"error": "still answering your previous message; wait for the reply"})
+                await ws.send_json({"error": STILL_ANSWERING})
                 continue
             turn = asyncio.create_task(_answer(request.app, ws, persona, conversation, text))
             request.app[TURNS].add(turn)
@@ -117,24 +117,21 @@ def _read_frame(data: str, max_chars: int) -> str | dict:
     if not isinstance(frame, dict) or "text" not in frame:
         return {"error": "text: missing; send {\"text\": \"your message\"}"}
     text = frame["text"]
-    if not isinstance(text, str) or not text.strip():
-        return {"error": "text: must be a non-empty string"}
-    if len(text) > max_chars:
-        return {"error": f"text: {len(text)} characters is over the limit of {max_chars}; send less"}
-    return text.strip()
+    problem = message_problem("text", text, max_chars)
+    return {"error": problem} if problem else text.strip()
 
 
 async def _answer(app: web.Application, ws: web.WebSocketResponse, persona: Persona, conversation: str, text: str) -> None:
     await ws.send_json({"typing": True})
     engine = app[ENGINE].engine
     if engine is None:
-        await ws.send_json({"error": "the dialogue engine is still starting; try again in a moment"})
+        await ws.send_json({"error": STARTING})
         return
     try:
         turn = await engine.respond(persona, conversation, text, one_to_one=True)
     except DialogueError as exc:
         log.warning("chat turn for %s failed: %s", persona.name, exc)
-        await ws.send_json({"error": f"the bot could not answer: {exc}"})
+        await ws.send_json({"error": could_not_answer(exc)})
         return
     if not ws.closed:
         await ws.send_json({"from": persona.name, "text": turn.text, "act": turn.act})

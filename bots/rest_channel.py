@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
 from bots.dialogue import DialogueError
 from bots.personas import Persona
 from conversations.errors import RateLimited
@@ -49,10 +50,9 @@ def _read(raw: bytes, max_chars: int) -> dict[str, Any] | str:
     metadata = {} if body.get("metadata") is None else body["metadata"]
     if not isinstance(sender, str) or not sender.strip() or len(sender) > SENDER_MAX_CHARS:
         return f"sender: give a non-empty string of up to {SENDER_MAX_CHARS} characters (one per conversation)"
-    if not isinstance(message, str) or not message.strip():
-        return "message: must be a non-empty string"
-    if len(message) > max_chars:
-        return f"message: {len(message)} characters is over the limit of {max_chars}; send less"
+    problem = message_problem("message", message, max_chars)
+    if problem:
+        return problem
     if not isinstance(metadata, dict):
         return "metadata: must be a JSON object"
     return {"sender": sender.strip(), "message": message.strip(), "metadata": metadata}
@@ -88,15 +88,14 @@ def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -
         try:
             request.app[REST_LIMITER].take(f"{persona.name}:{sender}")
         except RateLimited as exc:
-            return _error(429, f"too many messages: more than {settings.messages_per_minute:g} a minute after a burst "
-                               f"of {settings.message_burst}; {exc}", {"Retry-After": str(max(1, round(exc.retry_after)))})
+            return _error(429, too_many(settings, exc), {"Retry-After": str(max(1, round(exc.retry_after)))})
         engine = engine_of()
         if engine is None:
-            return _error(503, "the dialogue engine is still starting; try again in a moment")
+            return _error(503, STARTING)
         busy = request.app[REST_BUSY]
         key = f"{persona.name}:{sender}"
         if key in busy:
-            return _error(409, "sender: still answering your previous message; wait for the reply")
+            return _error(409, f"sender: {STILL_ANSWERING}")
         busy.add(key)
         conversation = f"rest-{sender}"
         turn = asyncio.create_task(engine.respond(persona, conversation, body["message"], one_to_one=True))
@@ -107,7 +106,7 @@ def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -
             reply = turn.result()
         except DialogueError as exc:
             log.warning("REST chat turn for %s failed: %s", persona.name, exc)
-            return _error(502, f"the bot could not answer: {exc}")
+            return _error(502, could_not_answer(exc))
         finally:
             busy.discard(key)
         return web.json_response([{"recipient_id": sender, "text": text} for text in reply.text.split("\n") if text])

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 import socketio
 from aiohttp import web
 
+from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
 from bots.dialogue import DialogueError
 from bots.personas import Persona
 from conversations.errors import RateLimited
@@ -71,11 +72,9 @@ class SocketIOChannel:
             return await self._refuse(sid, 'send {"message": "hi", "session_id": "..."} with user_uttered')
         message, session = data.get("message"), data.get("session_id") or sid
         custom = data.get("customData") or {}
-        if not isinstance(message, str) or not message.strip():
-            return await self._refuse(sid, "message: must be a non-empty string")
-        if len(message) > self.settings.max_chars:
-            return await self._refuse(sid, f"message: {len(message)} characters is over the limit of "
-                                           f"{self.settings.max_chars}; send less")
+        problem = message_problem("message", message, self.settings.max_chars)
+        if problem:
+            return await self._refuse(sid, problem)
         if not isinstance(custom, dict) or not isinstance(session, str):
             return await self._refuse(sid, "customData must be an object and session_id a string")
         name = custom.get("persona") or self.persona_of.get(sid) or ""
@@ -86,21 +85,20 @@ class SocketIOChannel:
         try:
             self.limiter.take(session)
         except RateLimited as exc:
-            return await self._refuse(sid, f"too many messages: more than {self.settings.messages_per_minute:g} a "
-                                           f"minute after a burst of {self.settings.message_burst}; {exc}")
+            return await self._refuse(sid, too_many(self.settings, exc))
         if sid in self.turns and not self.turns[sid].done():
-            return await self._refuse(sid, "still answering your previous message; wait for the reply")
+            return await self._refuse(sid, STILL_ANSWERING)
         self.turns[sid] = asyncio.create_task(self._answer(sid, persona, f"socketio-{session}", message.strip()))
 
     async def _answer(self, sid: str, persona: Persona, conversation: str, text: str) -> None:
         engine = self.engine_of()
         if engine is None:
-            return await self._refuse(sid, "the dialogue engine is still starting; try again in a moment")
+            return await self._refuse(sid, STARTING)
         try:
             turn = await engine.respond(persona, conversation, text, one_to_one=True)
         except DialogueError as exc:
             log.warning("socket.io chat turn for %s failed: %s", persona.name, exc)
-            return await self._refuse(sid, f"the bot could not answer: {exc}")
+            return await self._refuse(sid, could_not_answer(exc))
         for part in (p for p in turn.text.split("\n") if p.strip()):
             await self.server.emit("bot_uttered", {"text": part}, to=sid)
 
