@@ -118,9 +118,6 @@ class TurnWorker:
         self.turns += 1
         return dataclasses.asdict(turn)
 
-    async def describe(self) -> list[str]:
-        return self.pool.describe() if self.pool else []
-
     async def turn_count(self) -> int:
         return self.turns
 
@@ -153,7 +150,6 @@ class RayDialogue:
         self.generator = generator  # the coordinator's: it claims replies, and says what is taken
         self.alive = [True] * len(workers)
         self.turns = [0] * len(workers)
-        self.retried = 0
         self._died = died  # the exceptions that mean a worker is gone (ray.exceptions.RayActorError)
         self._sent: list[dict[str, set[int]]] = [{} for _ in workers]  # what each worker was told is taken
 
@@ -181,7 +177,6 @@ class RayDialogue:
             except self._died as exc:
                 self.alive[slot] = False
                 self._sent[slot] = {}
-                self.retried += 1
                 log.warning("turn worker %d died (%s); its turns go to the next worker", slot + 1,
                             str(exc).splitlines()[0][:200])
                 continue
