@@ -82,6 +82,10 @@ def test_swarm_refuses_what_it_must_not_do_in_one_line(tmp_path, monkeypatch):
         port = sock.getsockname()[1]  # nothing listens here
     absent = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--forum", f"http://127.0.0.1:{port}"])
     assert absent.exit_code == 1 and "no murmur forum answers" in absent.output
+    external = tmp_path / "external.yml"
+    external.write_text("rasa:\n  url: http://127.0.0.1:5005\n")  # Ray workers start their own Rasa servers
+    on_ray = CliRunner().invoke(cli, ["--config", str(external), "swarm", "--forum", f"http://127.0.0.1:{port}", "--ray"])
+    assert on_ray.exit_code == 2 and "--ray" in on_ray.output and "rasa.url" in on_ray.output
 
 
 def test_a_busy_port_is_one_line(tmp_path):
