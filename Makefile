@@ -13,7 +13,7 @@ RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-.PHONY: setup demo test browser postgres node clean $(RASA_VENV)
+.PHONY: setup demo test browser postgres node webchat clean $(RASA_VENV)
 
 setup: $(STAMP) $(RASA_VENV)
 
@@ -63,10 +63,32 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.js
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --silent
 
+# Rasa's own web widget (npm's rasa-webchat, its one prebuilt browser bundle) for the chat's /webchat page: the
+# package's tarball from the npm registry, checked against the integrity pinned here, unpacked into bots/static.
+WEBCHAT_VERSION := 1.0.1
+WEBCHAT_INTEGRITY := sha512-Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGlaR6jsmqWtVylHS+YqIqo0x8w==
+WEBCHAT_DIR := bots/static/webchat
+WEBCHAT_STAMP := $(WEBCHAT_DIR)/.rasa-webchat-$(WEBCHAT_VERSION)
+webchat: $(WEBCHAT_STAMP)
+
+$(WEBCHAT_STAMP):
+	@command -v npm >/dev/null || { \
+	  echo "installing Debian's nodejs and npm to fetch rasa-webchat"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	rm -rf build/webchat && mkdir -p build/webchat $(WEBCHAT_DIR)
+	cd build/webchat && npm pack --silent rasa-webchat@$(WEBCHAT_VERSION) >/dev/null
+	@python3 -c 'import base64, hashlib, sys; got = "sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(); sys.exit(0 if got == sys.argv[2] else f"rasa-webchat $(WEBCHAT_VERSION): integrity {got} is not the pinned {sys.argv[2]}")' \
+	  build/webchat/rasa-webchat-$(WEBCHAT_VERSION).tgz '$(WEBCHAT_INTEGRITY)'
+	tar -xzf build/webchat/rasa-webchat-$(WEBCHAT_VERSION).tgz -C build/webchat package/lib/index.js package/LICENSE
+	cp build/webchat/package/lib/index.js $(WEBCHAT_DIR)/rasa-webchat.js
+	cp build/webchat/package/LICENSE $(WEBCHAT_DIR)/LICENSE
+	rm -f $(WEBCHAT_DIR)/.rasa-webchat-* && touch $@
+
 demo: setup
 	$(BIN)/murmur demo
 
-test: setup browser postgres node
+test: setup browser postgres node webchat
 	$(BIN)/python -m pytest
 
 clean:

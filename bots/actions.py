@@ -11,6 +11,7 @@ conversation so far taken from the tracker.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from typing import Any
@@ -32,14 +33,20 @@ def _reject(action: str, message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message, "action_name": action}, status=status)
 
 
+# Rasa's intent payload ("/greet", '/inform{"x": 1}'): what a widget's button or initPayload sends, not words.
+INTENT_PAYLOAD = re.compile(r"^/\w+(\{.*\})?(@[0-9.]+)?$", re.DOTALL)
+
+
 def conversation_from(tracker: dict[str, Any], persona: str) -> tuple[Message, ...]:
-    """The user's and the bot's messages, in order, from the tracker's events."""
+    """The user's and the bot's messages, in order, from the tracker's events (intent payloads are not messages)."""
     messages = []
     for event in tracker.get("events") or []:
         text = event.get("text")
         if not text:
             continue
         if event.get("event") == "user":
+            if INTENT_PAYLOAD.match(text.strip()):
+                continue
             messages.append(Message("user", text))
         elif event.get("event") == "bot":
             messages.append(Message(persona, text))

@@ -5,8 +5,8 @@ send ``{"typing": true}`` first, then ``{"from": persona, "text": ..., "act": ..
 Bad frames (not JSON, no text, too long, binary) get ``{"error": ...}`` and
 the connection stays open; a client sending faster than the limit is told
 so; a client that leaves mid-reply cancels its turn. The same app serves
-Rasa's REST and socket.io channels (``bots.rest_channel``, ``bots.socketio_channel``) and Rasa's custom
-actions at ``/webhook``.
+Rasa's REST and socket.io channels (``bots.rest_channel``, ``bots.socketio_channel``), Rasa's own web widget on
+``/webchat`` (``bots.webchat_page``) and Rasa's custom actions at ``/webhook``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bots.personas import Persona
 from bots.replies import ReplyGenerator
 from bots.rest_channel import add_rest_channel
 from bots.socketio_channel import add_socketio_channel
+from bots.webchat_page import add_webchat_page
 from conversations.errors import RateLimited
 from conversations.ratelimit import RateLimiter
 from bots.settings import ChatSettings
@@ -156,5 +157,6 @@ def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], genera
     app.router.add_get("/ws/chat", chat_socket)
     add_rest_channel(app, personas, settings, lambda: app[ENGINE].engine, app[CANCELLED])
     add_socketio_channel(app, personas, settings, lambda: app[ENGINE].engine, app[CANCELLED])
+    add_webchat_page(app, personas)
     add_action_server(app, personas, generator)
     return app

@@ -45,6 +45,7 @@ class Turn:
     source: dict[str, Any] | None = None  # where the words came from (the bank's record): ground truth only
     reason: str | None = None  # why the persona said nothing (or little)
     alternatives: tuple[tuple[str, dict[str, Any] | None], ...] = ()  # (text, source) choices to claim in order
+    messages: tuple[str, ...] = ()  # the texts as Rasa sent them, one per response (``text`` joins them)
 
 
 class DialogueEngine:
@@ -134,4 +135,4 @@ class DialogueEngine:
                                 "is its action endpoint pointing at murmur's /webhook?")
         alternatives = tuple((a.get("text") or "", a.get("source")) for a in custom.get("alternatives") or ())
         return Turn(custom.get("act", "unknown"), "\n".join(texts), tuple(custom.get("sources") or ()),
-                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives)
+                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives, tuple(texts))

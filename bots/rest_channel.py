@@ -109,7 +109,7 @@ def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -
             return _error(502, could_not_answer(exc))
         finally:
             busy.discard(key)
-        return web.json_response([{"recipient_id": sender, "text": text} for text in reply.text.split("\n") if text])
+        return web.json_response([{"recipient_id": sender, "text": text} for text in reply.messages if text])
 
     return handle
 

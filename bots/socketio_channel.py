@@ -4,9 +4,10 @@ The rasa-webchat widget, and anything else built for Rasa's socket.io channel, t
 client connects to ``/socket.io/`` (the persona in the query, ``?persona=NAME``, or in each message's
 ``customData.persona``), sends ``session_request`` and gets ``session_confirm`` with its session id (the one it
 sent, so a reloaded page keeps its conversation: session persistence), then sends ``user_uttered``
-``{"message", "session_id", "customData"}`` and gets ``bot_uttered`` ``{"text"}``. The chat's rules hold: the persona
-says it is a bot when asked, each session is held to the chat's rate, a bad message is answered with an ``error``
-event and the connection stays, one turn at a time per session, and a client that disconnects mid-turn cancels it.
+``{"message", "session_id", "customData"}`` and gets ``bot_uttered`` ``{"text"}``, one per paragraph as Rasa sends
+them. The chat's rules hold: the persona says it is a bot when asked, each session is held to the chat's rate, a
+bad message is answered with an ``error`` event and the connection stays, one turn at a time per session, and a
+client that disconnects mid-turn cancels it.
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ class SocketIOChannel:
         except DialogueError as exc:
             log.warning("socket.io chat turn for %s failed: %s", persona.name, exc)
             return await self._refuse(sid, could_not_answer(exc))
-        for part in (p for p in turn.text.split("\n") if p.strip()):
-            await self.server.emit("bot_uttered", {"text": part}, to=sid)
+        for message in turn.messages:  # as Rasa's socket.io channel sends a text: a message per paragraph
+            for part in (p.strip() for p in message.split("\n\n")):
+                if part:
+                    await self.server.emit("bot_uttered", {"text": part}, to=sid)
 
     async def disconnect(self, sid: str, *reason: Any) -> None:
         self.persona_of.pop(sid, None)

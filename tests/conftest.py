@@ -6,6 +6,7 @@ harness starts once per session (tests/postgres.py), with a fresh database for e
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,22 @@ from murmur.config import Settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
+CHROMIUM = "/usr/bin/chromium"  # Debian's (Playwright's own browser download cannot reach the network here)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@contextlib.asynccontextmanager
+async def chromium():
+    """A headless Chromium driven by Playwright, closed on the way out."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 def make_settings(**forum: object) -> Settings:

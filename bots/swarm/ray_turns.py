@@ -183,6 +183,7 @@ class RayDialogue:
             self.turns[slot] += 1
             data["sources"] = tuple(data.get("sources") or ())
             data["alternatives"] = tuple(tuple(a) for a in data.get("alternatives") or ())
+            data["messages"] = tuple(data.get("messages") or ())
             return Turn(**data)
         raise WorkerGone("every Ray turn worker has died; see the Ray logs (/tmp/ray/session_latest/logs)")
 

@@ -80,3 +80,16 @@ async def test_unknown_actions_and_personas_are_rejected_with_the_action_name(ac
     async with session.post(url, json=_payload("action_answer", persona="ghost")) as response:
         body = await response.json()
         assert response.status == 400 and "unknown persona 'ghost'" in body["error"]
+
+
+def test_an_intent_payload_a_widget_sends_is_not_part_of_the_conversation():
+    from bots.actions import conversation_from
+
+    tracker = {"events": [{"event": "user", "text": "/ask_if_bot"},
+                          {"event": "bot", "text": "Yes. I'm a bot."},
+                          {"event": "user", "text": '/inform{"grind": "fine"}'},
+                          {"event": "user", "text": "/ that slash starts a sentence, not an intent"},
+                          {"event": "user", "text": "my shots taste sour"}]}
+    assert [(m.author, m.text) for m in conversation_from(tracker, "espresso-nerd")] == [
+        ("espresso-nerd", "Yes. I'm a bot."), ("user", "/ that slash starts a sentence, not an intent"),
+        ("user", "my shots taste sour")]

@@ -23,7 +23,8 @@ from bots.personas import load_personas
 from bots.selection import BankGenerator
 from bots.splice import SpliceGenerator
 from murmur.config import ChatSettings
-from tests.conftest import ROOT, serve
+from tests.conftest import ROOT, chromium, serve
+from aiohttp import web
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -222,26 +223,18 @@ async def test_a_client_that_leaves_mid_reply_costs_nothing(chat_app):
 @SESSION
 @pytest.mark.browser
 async def test_the_chat_page_in_a_real_browser(chat_app):
-    from playwright.async_api import async_playwright
-
     _, url = chat_app
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = await browser.new_page()
-            await page.goto(url + "/?persona=plant-parent")
-            await page.wait_for_selector('body[data-connected="1"]', timeout=10_000)
-            assert await page.input_value("#persona") == "plant-parent"
-            await page.fill("#text", "are you a bot?")
-            await page.click("#send button")
-            reply = page.locator("#log li.bot").first
-            await reply.wait_for(timeout=60_000)
-            assert "bot" in (await reply.inner_text()).lower()
-            assert await page.locator("#log li.me").inner_text() == "are you a bot?"
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(url + "/?persona=plant-parent")
+        await page.wait_for_selector('body[data-connected="1"]', timeout=10_000)
+        assert await page.input_value("#persona") == "plant-parent"
+        await page.fill("#text", "are you a bot?")
+        await page.click("#send button")
+        reply = page.locator("#log li.bot").first
+        await reply.wait_for(timeout=60_000)
+        assert "bot" in (await reply.inner_text()).lower()
+        assert await page.locator("#log li.me").inner_text() == "are you a bot?"
 
 
 # -- Rasa's REST channel ----------------------------------------------------------------------------------------
@@ -404,3 +397,58 @@ async def test_a_socketio_client_that_leaves_mid_reply_cancels_its_turn(chat_app
         while len(app[CANCELLED]) == before:
             await asyncio.sleep(0.05)
     assert len(app[CANCELLED]) == before + 1
+
+
+# -- Rasa's own web widget (npm's rasa-webchat, fetched by `make webchat`) in a real browser ---------------------
+
+
+@SESSION
+@pytest.mark.browser
+async def test_rasas_webchat_widget_in_a_real_browser_talks_to_a_persona_that_says_it_is_a_bot(chat_app):
+    from playwright.async_api import expect
+
+    app, url = chat_app
+    bank = app[GENERATOR].bank
+    async with chromium() as browser:
+        page = await browser.new_page()
+        page.set_default_timeout(60_000)
+        loaded = await page.goto(url + "/webchat?persona=espresso-nerd")
+        assert loaded.status == 200, await loaded.text()  # 503: the widget is not installed (`make webchat`)
+        assert "talking to a bot" in await page.inner_text("#disclosure")
+        await page.click(".rw-launcher")  # the widget opens; its header and the persona's first words say "bot"
+        assert "a bot" in (await page.inner_text(".rw-header")).lower()
+        answers = page.locator(".rw-response .rw-message-text")
+        await expect(answers).to_have_count(1)
+        assert "I'm a bot" in await answers.nth(0).inner_text()
+
+        before = set(bank.used)
+        await page.fill(".rw-new-message", "my espresso shots taste sour, what should I change?")
+        await page.keyboard.press("Enter")
+        await expect(answers).not_to_have_count(1)
+        await page.fill(".rw-new-message", "wait, are you a bot?")
+        await page.keyboard.press("Enter")
+        await expect(answers.last).to_contain_text("not a person")
+        # between the two disclosures, in one bubble per paragraph: the one bank reply the question's turn chose
+        used = _claimed(app, before)
+        assert len(used) == 1 and bank.site_of(used[0]) == "coffee"
+        shown = " ".join((await answers.all_inner_texts())[1:-1]).lower().split()
+        assert shown and len(set(shown) & set(used[0].text.lower().split())) >= 0.8 * len(set(shown)), shown
+        assert await page.locator(".rw-client .rw-message-text").all_inner_texts() == [
+            "my espresso shots taste sour, what should I change?", "wait, are you a bot?"]
+
+
+async def test_the_webchat_page_refuses_an_unknown_persona_and_says_how_to_install_a_missing_widget(tmp_path):
+    from bots.webchat_page import add_webchat_page
+
+    personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
+    for bundle, path, status, words in ((ROOT / "bots" / "static" / "webchat" / "rasa-webchat.js",
+                                         "/webchat?persona=nobody", 404, "persona: unknown persona 'nobody'"),
+                                        (tmp_path / "absent.js", "/webchat?persona=stargazer", 503, "make webchat")):
+        app = web.Application()
+        add_webchat_page(app, personas, bundle)
+        runner, url = await serve(app)
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url + path) as response:
+                assert response.status == status and words in await response.text()
+        finally:
+            await runner.cleanup()

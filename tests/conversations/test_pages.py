@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
+
+from tests.conftest import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 WAIT_MS = 5000  # longest any single wait in these tests may take
 INJECTION = "<img src=x onerror=alert(1)>"
 SECRET_WORDS = ("espresso-nerd", "run-1", "retrieval", "synthetic", "bot")
@@ -30,17 +29,13 @@ STRUCTURE_JS = """(el) => {
 @pytest.fixture
 async def page(forum) -> AsyncIterator[Page]:
     """A fresh browser tab; depends on ``forum`` so the browser (and its web socket) closes before the forum stops."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            tab = await context.new_page()
-            tab.set_default_timeout(WAIT_MS)
-            tab.set_default_navigation_timeout(WAIT_MS)
-            yield tab
-            await context.close()
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        context = await browser.new_context()
+        tab = await context.new_page()
+        tab.set_default_timeout(WAIT_MS)
+        tab.set_default_navigation_timeout(WAIT_MS)
+        yield tab
+        await context.close()
 
 
 async def open_live(page: Page, url: str) -> None:
