@@ -30,7 +30,6 @@ from conversations.ratelimit import RateLimiter
 
 log = logging.getLogger("murmur.chat")
 
-SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
 
 
 class SocketIOChannel:
@@ -115,8 +114,11 @@ class SocketIOChannel:
                 await turn
 
 
+SOCKETIO = web.AppKey("socketio", SocketIOChannel)
+
+
 def add_socketio_channel(app: web.Application, personas: dict[str, Persona], settings, engine_of, cancelled) -> None:
     """Serve Rasa's socket.io channel at /socket.io/ on the chat app."""
     channel = SocketIOChannel(personas, settings, engine_of, cancelled)
     channel.server.attach(app, socketio_path="socket.io")
-    app[SOCKETIO] = channel.server
+    app[SOCKETIO] = channel

@@ -297,18 +297,28 @@ async def test_rasas_rest_channel_keeps_the_chat_rate(embedder):
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def _turns_held(app):
+    """Every turn slot to Rasa taken, so that a turn started now waits mid-way until the block ends."""
+    slots = app[ENGINE].engine.pool.members[0].limit
+    held = 0
+    while not slots.locked():
+        await slots.acquire()
+        held += 1
+    try:
+        yield
+    finally:
+        for _ in range(held):
+            slots.release()
+
+
 @SESSION
 async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
     from bots.rest_channel import REST_BUSY
 
     app, url = chat_app
     before = len(app[CANCELLED])
-    slots = app[ENGINE].engine.pool.members[0].limit
-    held = 0
-    while not slots.locked():  # every turn slot to Rasa taken: the turn waits, mid-way, while the client hangs up
-        await slots.acquire()
-        held += 1
-    try:
+    async with _turns_held(app):  # the turn waits, mid-way, while the client hangs up
         async with aiohttp.ClientSession() as session:
             request = asyncio.ensure_future(session.post(f"{url}/webhooks/rest/webhook?persona=stargazer",
                                                          json={"sender": "hangs-up", "message": "what telescope?"}))
@@ -321,9 +331,6 @@ async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
         async with asyncio.timeout(10):
             while len(app[CANCELLED]) == before:
                 await asyncio.sleep(0.01)
-    finally:
-        for _ in range(held):
-            slots.release()
     assert app[CANCELLED][-1] == "rest-hangs-up" and "stargazer:hangs-up" not in app[REST_BUSY]
 
 
@@ -387,16 +394,21 @@ async def test_rasas_socketio_channel_keeps_a_session_across_connections_and_ref
 
 @SESSION
 async def test_a_socketio_client_that_leaves_mid_reply_cancels_its_turn(chat_app):
+    from bots.socketio_channel import SOCKETIO
+
     app, url = chat_app
     before = len(app[CANCELLED])
-    client, _ = await _socketio_client(url, persona="stargazer")
-    await client.emit("user_uttered", {"message": "what telescope for a beginner?", "session_id": "leaving"})
-    await asyncio.sleep(0.05)
-    await client.disconnect()
-    async with asyncio.timeout(10):
-        while len(app[CANCELLED]) == before:
-            await asyncio.sleep(0.05)
-    assert len(app[CANCELLED]) == before + 1
+    async with _turns_held(app):  # the turn waits, mid-way, while the client leaves
+        client, _ = await _socketio_client(url, persona="stargazer")
+        await client.emit("user_uttered", {"message": "what telescope for a beginner?", "session_id": "leaving"})
+        async with asyncio.timeout(10):
+            while not any(not turn.done() for turn in app[SOCKETIO].turns.values()):
+                await asyncio.sleep(0.01)
+        await client.disconnect()
+        async with asyncio.timeout(10):
+            while len(app[CANCELLED]) == before:
+                await asyncio.sleep(0.01)
+    assert len(app[CANCELLED]) == before + 1 and not app[SOCKETIO].turns
 
 
 # -- Rasa's own web widget (npm's rasa-webchat, fetched by `make webchat`) in a real browser ---------------------
