@@ -13,7 +13,7 @@ RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-.PHONY: setup demo test browser postgres node webchat clean $(RASA_VENV)
+.PHONY: setup demo test system browser postgres node webchat clean $(RASA_VENV)
 
 setup: $(STAMP) $(RASA_VENV)
 
@@ -36,31 +36,28 @@ $(RASA_STAMP): $(RASA_REQUIREMENTS)
 	$(RASA_VENV)/bin/python -m pip check
 	touch $(RASA_STAMP)
 
-# The browser tests drive Debian's chromium (Playwright's own browser download cannot reach the network here).
-browser:
-	@test -x $(CHROMIUM) || { \
-	  echo "installing Debian's chromium for the browser tests"; \
+# What the tests need from Debian, installed in one apt run when any is missing: chromium (the browser tests drive it;
+# Playwright's own browser download cannot reach the network here), PostgreSQL's server binaries (the storage tests
+# start their own throwaway cluster on a free port; no service is started or configured), nodejs and npm (the Node
+# example client, and fetching rasa-webchat).
+system:
+	@need=""; \
+	test -x $(CHROMIUM) || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || need="$$need postgresql"; \
+	command -v npm >/dev/null || need="$$need nodejs npm"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing Debian's$$need for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$need >/dev/null; \
+	fi
+browser postgres: system
 
-# The storage tests run the forum on PostgreSQL too: Debian's server binaries (the harness starts its own
-# throwaway cluster on a free port; no service is started or configured here).
-postgres:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
-	  echo "installing Debian's postgresql for the storage tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
-
-# The Node example client of the event socket (examples/follow-forum): Debian's nodejs and npm when missing, then its
-# one package (ws) from the npm registry, as its package-lock.json pins it.
+# The Node example client of the event socket (examples/follow-forum): its one package (ws) from the npm registry, as
+# its package-lock.json pins it.
 NODE_EXAMPLE := examples/follow-forum
 node: $(NODE_EXAMPLE)/node_modules/.package-lock.json
 
-$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
-	@command -v npm >/dev/null || { \
-	  echo "installing Debian's nodejs and npm for the example's tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json | system
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --silent
 
 # Rasa's own web widget (npm's rasa-webchat, its one prebuilt browser bundle) for the chat's /webchat page: the
@@ -71,11 +68,7 @@ WEBCHAT_DIR := bots/static/webchat
 WEBCHAT_STAMP := $(WEBCHAT_DIR)/.rasa-webchat-$(WEBCHAT_VERSION)
 webchat: $(WEBCHAT_STAMP)
 
-$(WEBCHAT_STAMP):
-	@command -v npm >/dev/null || { \
-	  echo "installing Debian's nodejs and npm to fetch rasa-webchat"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+$(WEBCHAT_STAMP): | system
 	rm -rf build/webchat && mkdir -p build/webchat $(WEBCHAT_DIR)
 	cd build/webchat && npm pack --silent rasa-webchat@$(WEBCHAT_VERSION) >/dev/null
 	@python3 -c 'import base64, hashlib, sys; got = "sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(); sys.exit(0 if got == sys.argv[2] else f"rasa-webchat $(WEBCHAT_VERSION): integrity {got} is not the pinned {sys.argv[2]}")' \
@@ -88,7 +81,10 @@ $(WEBCHAT_STAMP):
 demo: setup
 	$(BIN)/murmur demo
 
-test: setup browser postgres node webchat
+# The two Python environments, Debian's packages and the npm ones install side by side (-j), each step's output kept
+# together; then the tests run.
+test:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target setup node webchat
 	$(BIN)/python -m pytest
 
 clean:

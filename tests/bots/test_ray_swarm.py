@@ -1,7 +1,7 @@
 """Swarms on Ray: a real local Ray cluster, real TurnWorker actors each with its own real Rasa server.
 
-The same seed and inputs give the same run log and posts on 1 worker, on 3, and in the single process; a worker
-killed mid-run loses no post and doubles none.
+The same seed and inputs give the same run log and posts on 1 worker, on 2, and in the single process; a worker
+killed mid-run loses no post and doubles none (its turns go to the other).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional dependency: pip inst
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
-WORKERS = 3
+WORKERS = 2  # each starts its own Rasa server: two show routing and failover as well as more would
 
 
 def _settings(folder: Path, rasa_model) -> object:
@@ -46,7 +46,7 @@ def ray_cluster():
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def turn_workers(ray_cluster, rasa_model, tmp_path_factory):
-    """Three TurnWorker actors, each with its own Rasa server, reused by every run of this module."""
+    """The TurnWorker actors, each with its own Rasa server, reused by every run of this module."""
     from bots.swarm.ray_turns import TurnWorker
 
     settings = _settings(tmp_path_factory.mktemp("ray"), rasa_model)
@@ -76,7 +76,7 @@ async def _run(folder: Path, rasa_model, embedder, workers, run_id: str = "same"
 
 
 @SESSION
-async def test_same_run_on_one_worker_on_three_and_in_one_process(tmp_path, rasa_server, forward_actions, embedder,
+async def test_same_run_on_one_worker_on_two_and_in_one_process(tmp_path, rasa_server, forward_actions, embedder,
                                                                    rasa_model, turn_workers):
     workers, _ = turn_workers
     single_folder = tmp_path / "single"
@@ -87,14 +87,14 @@ async def test_same_run_on_one_worker_on_three_and_in_one_process(tmp_path, rasa
     expected_log = single.log_path.read_text(encoding="utf-8")
     expected_posts = [p[1:] for p in _bot_posts(single_db)]
     assert expected_posts and expected_log.count('"kind": "post"') == len(expected_posts)
-    for name, subset in (("one", workers[:1]), ("three", workers)):
+    for name, subset in (("one", workers[:1]), ("two", workers)):
         folder = tmp_path / name
         folder.mkdir()
         result, db = await _run(folder, rasa_model, embedder, subset)
         assert result.log_path.read_text(encoding="utf-8") == expected_log, f"{name} worker(s): the same run log"
         assert [p[1:] for p in _bot_posts(db)] == expected_posts, f"{name} worker(s): the same posts"
     counts = await _turns_by_worker(workers)
-    assert all(n > 0 for n in counts), f"every one of the three workers took turns: {counts}"
+    assert all(n > 0 for n in counts), f"every worker took turns: {counts}"
 
 
 async def _turns_by_worker(workers) -> list[int]:
