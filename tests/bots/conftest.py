@@ -1,7 +1,8 @@
 """Rasa fixtures: one model trained per test session, one Rasa server started for it.
 
-Training (~1 min) and starting the server (~30 s) are paid once, by the first test that asks
-for them, and only by tests that do. The server's custom actions go to a stub action server
+Training (~80 s) is paid once, only when a selected test needs the model, and starts with the
+session's first test here, in a thread, so that it overlaps the CPU work before it is needed
+(the reply bank's embedding). The server (~30 s) starts for the first test that asks for it. The server's custom actions go to a stub action server
 that records what Rasa asked for and answers with the action's name; a test can answer
 otherwise (e.g. forward to murmur's own action handler) with ``with action_stub.responding(fn):``
 and so reuse the same Rasa server.
@@ -9,7 +10,9 @@ and so reuse the same Rasa server.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,10 +56,31 @@ class ActionStub:
             self.respond = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The session's model training, started now in a thread when a selected test needs the model."""
+    trained: concurrent.futures.Future[TrainResult] = concurrent.futures.Future()
+    if not any("rasa_model" in item.fixturenames for item in request.session.items):
+        yield trained
+        return
+    out = tmp_path_factory.mktemp("rasa-models")
+
+    def train() -> None:
+        try:
+            trained.set_result(train_model(RASA_DIR, out, epochs=TEST_EPOCHS, rasa_bin=RASA_BIN))
+        except BaseException as exc:  # handed to the test that waits for the model
+            trained.set_exception(exc)
+
+    thread = threading.Thread(target=train, name="rasa-training", daemon=True)
+    thread.start()
+    yield trained
+    thread.join()  # a session that ends early still leaves no training behind
+
+
 @pytest.fixture(scope="session")
-def rasa_model(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+def rasa_model(_training: concurrent.futures.Future) -> TrainResult:
     """The project's model, trained once per session into a temporary folder."""
-    return train_model(RASA_DIR, tmp_path_factory.mktemp("rasa-models"), epochs=TEST_EPOCHS, rasa_bin=RASA_BIN)
+    return _training.result()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

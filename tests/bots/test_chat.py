@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chat_app(rasa_server, action_stub, embedder, corpus_bank):
+async def chat_app(corpus_bank, embedder, rasa_server, action_stub):  # the bank embeds while Rasa trains
     """`murmur chat` as it runs by default: the bank generator, its acts read by the session's Rasa NLU."""
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     settings = ChatSettings(max_chars=500)  # the shipped rate limits: a conversation at reading pace never meets them
