@@ -18,7 +18,7 @@ import hashlib
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from bots.adapt import is_question, passage, question
 from bots.errors import RasaError
 
 if TYPE_CHECKING:
-    from bots.bank import ReplyBank
+    from bots.bank import BankReply, ReplyBank
 
 # A reply is labelled as it would be posted for an act: agreement or disagreement in its opening sentence(s), up to
 # STATEMENT_WORDS (short, so that the act is what the reply is read as), a follow-up as the question it asks.
@@ -93,10 +93,13 @@ class ActLabels:
                     for kind, text in labelled_texts(reply.text).items()}, "cues")
 
     @classmethod
-    async def by_rasa(cls, bank: ReplyBank, rasa_url: str, *, cache_path: Path | None, concurrency: int = 4,
-                      progress: Callable[[int], None] | None = None) -> ActLabels:
-        """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it."""
-        texts = {(reply.id, kind): text for reply in bank.replies for kind, text in labelled_texts(reply.text).items()}
+    async def by_rasa(cls, replies: Sequence[BankReply], rasa_url: str, *, cache_path: Path | None,
+                      concurrency: int = 4, progress: Callable[[int], None] | None = None) -> ActLabels:
+        """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it.
+
+        Only the replies' texts are read (a ``BankSource``'s will do), so labelling may run while the bank embeds.
+        """
+        texts = {(reply.id, kind): text for reply in replies for kind, text in labelled_texts(reply.text).items()}
         cache = _LabelCache(cache_path, await _model_of(rasa_url.rstrip("/")))
         try:
             labels = cache.get_many(texts)

@@ -94,7 +94,7 @@ async def label_acts(generator: ReplyGenerator, settings: Settings, rasa_url: st
         return
     bank = generator.bank
     with tqdm(unit="text", desc="reading the bank's acts with Rasa NLU", disable=not progress, leave=False) as bar:
-        generator.labels = await ActLabels.by_rasa(bank, rasa_url, cache_path=settings.rasa.model_dir / "act-labels.sqlite",
+        generator.labels = await ActLabels.by_rasa(bank.replies, rasa_url, cache_path=settings.rasa.model_dir / "act-labels.sqlite",
                                                    concurrency=settings.rasa.concurrency, progress=bar.update)
 
 

@@ -6,8 +6,10 @@ harness starts once per session (tests/postgres.py), with a fresh database for e
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,10 +174,42 @@ def corpus_split() -> tuple[list[dict], list[dict]]:
 
 
 @pytest.fixture(scope="session")
-def corpus_bank(embedder):
-    """The reply bank beside the corpus-split forum (the shipped corpus minus the forum's threads), and that forum."""
-    from bots.bank import ReplyBank, read_bank
+def corpus_source() -> tuple:
+    """The reply bank's texts beside the corpus-split forum (the shipped corpus minus the forum's threads), and that
+    forum; nothing embedded yet."""
+    from bots.bank import read_bank
 
     forum, _ = corpus_split()
-    source = read_bank([CORPUS_DIR / "threads.jsonl.gz"], forum_posts=[p["body"] for r in forum for p in r["posts"]])
-    return ReplyBank(source, embedder), forum
+    return read_bank([CORPUS_DIR / "threads.jsonl.gz"], forum_posts=[p["body"] for r in forum for p in r["posts"]]), forum
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _corpus_bank_embedding(request: pytest.FixtureRequest):
+    """The corpus bank embeds in a thread from the session's first test on, when a selected test needs it: on a fresh
+    clone that is ~3 minutes of the model's time, which then overlaps Rasa's training, its server's start and the
+    reading of the bank's acts (they need only the texts) instead of coming before them."""
+    built: concurrent.futures.Future = concurrent.futures.Future()
+    if not any({"corpus_bank", "corpus_source"} & set(item.fixturenames) for item in request.session.items):
+        yield built
+        return
+    from bots.bank import ReplyBank
+
+    embedder = request.getfixturevalue("embedder")
+    source, forum = request.getfixturevalue("corpus_source")
+
+    def build() -> None:
+        try:
+            built.set_result((ReplyBank(source, embedder), forum))
+        except BaseException as exc:  # handed to the test that waits for the bank
+            built.set_exception(exc)
+
+    thread = threading.Thread(target=build, name="corpus-bank", daemon=True)
+    thread.start()
+    yield built
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def corpus_bank(_corpus_bank_embedding: concurrent.futures.Future) -> tuple:
+    """The corpus source's reply bank, embedded, and its forum."""
+    return _corpus_bank_embedding.result()

@@ -31,13 +31,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chat_app(corpus_bank, embedder, rasa_server, action_stub):  # the bank embeds while Rasa trains
-    """`murmur chat` as it runs by default: the bank generator, its acts read by the session's Rasa NLU."""
+async def chat_app(corpus_source, _corpus_bank_embedding, embedder, rasa_server, action_stub):
+    """`murmur chat` as it runs by default: the bank generator, its acts read by the session's Rasa NLU (while the
+    bank may still be embedding, in its thread)."""
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     settings = ChatSettings(max_chars=500)  # the shipped rate limits: a conversation at reading pace never meets them
-    bank, _ = corpus_bank
+    source, _ = corpus_source
+    labels = await ActLabels.by_rasa(source.replies, rasa_server.url,
+                                     cache_path=ROOT / "var" / "rasa-models" / "act-labels.sqlite")
+    bank, _ = await asyncio.to_thread(_corpus_bank_embedding.result)
     bank.used.clear()
-    labels = await ActLabels.by_rasa(bank, rasa_server.url, cache_path=ROOT / "var" / "rasa-models" / "act-labels.sqlite")
     app = create_chat_app(settings, personas, BankGenerator(bank, labels=labels))
     runner, url = await serve(app)
     session = aiohttp.ClientSession()
