@@ -2,7 +2,7 @@
 
 The widget talks to the persona over Rasa's socket.io channel (``bots.socketio_channel``), so this page shows what
 a Rasa deployment's users would see. Page and widget both say that the user is talking to a bot: the page's banner,
-the widget's subtitle, and the persona's first message, which is its disclosure (the widget's ``initPayload`` is
+the widget's title and subtitle, and the persona's first message, which is its disclosure (the widget's ``initPayload`` is
 Rasa's ``/ask_if_bot`` intent). ``make webchat`` fetches the widget's bundle from the npm registry; until then the
 page answers 503 and says so.
 """
@@ -21,7 +21,7 @@ from bots.personas import Persona
 STATIC = Path(__file__).parent / "static"
 BUNDLE = STATIC / "webchat" / "rasa-webchat.js"
 PAGE = Template((STATIC / "webchat.html").read_text(encoding="utf-8"))
-SUBTITLE = "a bot: an automated persona on a murmur research forum"
+SUBTITLE = "an automated persona, not a person"
 OPENING = "/ask_if_bot"  # Rasa's intent payload: the persona opens the chat by saying it is a bot
 
 
@@ -32,7 +32,7 @@ def _script_json(value: object) -> str:
 
 def render(personas: dict[str, Persona], persona: Persona, bundle: Path = BUNDLE) -> str:
     widget = {"socketUrl": "", "socketPath": "/socket.io/", "customData": {"persona": persona.name},
-              "initPayload": OPENING, "title": persona.shown_name, "subtitle": SUBTITLE,
+              "initPayload": OPENING, "title": f"{persona.shown_name} (a bot)", "subtitle": SUBTITLE,
               "inputTextFieldHint": "Type a message to the bot", "params": {"storage": "session"}}
     others = " · ".join(f'<a href="?persona={html.escape(name)}">{html.escape(p.shown_name)}</a>'
                         for name, p in sorted(personas.items()) if name != persona.name)

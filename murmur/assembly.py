@@ -170,7 +170,8 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
             engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
             page = f"http://{host}:{port}/" + (f"?persona={persona}" if persona else "")
-            echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Ctrl-C stops)")
+            widget = f"http://{host}:{port}/webchat?persona={persona or 'NAME'}"
+            echo(f"chat at {page}  (web socket: /ws/chat?persona=NAME; Rasa's widget: {widget}; Ctrl-C stops)")
             await wait_for_stop(duration)
             for line in pool.describe():
                 echo(f"  {line}")
