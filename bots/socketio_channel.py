@@ -31,7 +31,6 @@ from conversations.ratelimit import RateLimiter
 log = logging.getLogger("murmur.chat")
 
 
-
 class SocketIOChannel:
     """One python-socketio server for the chat app: sessions, their personas, and the turns in flight."""
 
