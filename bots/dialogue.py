@@ -39,13 +39,17 @@ class ServerGone(DialogueError):
 @dataclass(frozen=True)
 class Turn:
     act: str
-    text: str
+    messages: tuple[str, ...]  # the texts as Rasa sent them, one per response
     sources: tuple[int, ...]
     seconds: float
     source: dict[str, Any] | None = None  # where the words came from (the bank's record): ground truth only
     reason: str | None = None  # why the persona said nothing (or little)
     alternatives: tuple[tuple[str, dict[str, Any] | None], ...] = ()  # (text, source) choices to claim in order
-    messages: tuple[str, ...] = ()  # the texts as Rasa sent them, one per response (``text`` joins them)
+
+    @property
+    def text(self) -> str:
+        """The whole turn as one text (the web-socket chat and the forum show it so)."""
+        return "\n".join(self.messages)
 
 
 class DialogueEngine:
@@ -128,11 +132,11 @@ class DialogueEngine:
                 self.pool.mark_down(member, "a turn could not reach it")
         else:
             raise gone
-        texts = [m["text"] for m in messages if m.get("text")]
+        texts = tuple(m["text"] for m in messages if m.get("text"))
         custom = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), None)
         if custom is None:
             raise DialogueError(f"rasa at {member.url} ran no murmur action for {sender}; "
                                 "is its action endpoint pointing at murmur's /webhook?")
         alternatives = tuple((a.get("text") or "", a.get("source")) for a in custom.get("alternatives") or ())
-        return Turn(custom.get("act", "unknown"), "\n".join(texts), tuple(custom.get("sources") or ()),
-                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives, tuple(texts))
+        return Turn(custom.get("act", "unknown"), texts, tuple(custom.get("sources") or ()),
+                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,30 +182,33 @@ def corpus_source() -> tuple:
     return read_bank([CORPUS_DIR / "threads.jsonl.gz"], forum_posts=[p["body"] for r in forum for p in r["posts"]]), forum
 
 
+def selected_tests_use(request: pytest.FixtureRequest, *fixtures: str) -> bool:
+    """Whether a test selected for this session needs one of ``fixtures`` (directly or through another fixture)."""
+    return any(set(fixtures) & set(item.fixturenames) for item in request.session.items)
+
+
+@contextlib.contextmanager
+def in_background(work: Callable[[], object], name: str):
+    """``work()`` started now in a thread: its Future, joined on the way out, so that a session that ends early
+    leaves nothing running."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name) as pool:
+        yield pool.submit(work)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _corpus_bank_embedding(request: pytest.FixtureRequest):
     """The corpus bank embeds in a thread from the session's first test on, when a selected test needs it: on a fresh
     clone that is ~3 minutes of the model's time, which then overlaps Rasa's training, its server's start and the
     reading of the bank's acts (they need only the texts) instead of coming before them."""
-    built: concurrent.futures.Future = concurrent.futures.Future()
-    if not any({"corpus_bank", "corpus_source"} & set(item.fixturenames) for item in request.session.items):
-        yield built
+    if not selected_tests_use(request, "corpus_bank", "corpus_source"):
+        yield None
         return
     from bots.bank import ReplyBank
 
     embedder = request.getfixturevalue("embedder")
     source, forum = request.getfixturevalue("corpus_source")
-
-    def build() -> None:
-        try:
-            built.set_result((ReplyBank(source, embedder), forum))
-        except BaseException as exc:  # handed to the test that waits for the bank
-            built.set_exception(exc)
-
-    thread = threading.Thread(target=build, name="corpus-bank", daemon=True)
-    thread.start()
-    yield built
-    thread.join()
+    with in_background(lambda: (ReplyBank(source, embedder), forum), "corpus-bank") as built:
+        yield built
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from aiohttp import web
 
 from bots.rasa_server import RasaServer
 from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
-from tests.conftest import serve
+from tests.conftest import in_background, selected_tests_use, serve
 
 RASA_BIN = rasa_bin_in(DEFAULT_VENV)
 TEST_EPOCHS = 30    # murmur's default (rasa.epochs); held-out accuracy is tested at this length
@@ -59,22 +58,13 @@ class ActionStub:
 @pytest.fixture(scope="session", autouse=True)
 def _training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The session's model training, started now in a thread when a selected test needs the model."""
-    trained: concurrent.futures.Future[TrainResult] = concurrent.futures.Future()
-    if not any("rasa_model" in item.fixturenames for item in request.session.items):
-        yield trained
+    if not selected_tests_use(request, "rasa_model"):
+        yield None
         return
     out = tmp_path_factory.mktemp("rasa-models")
-
-    def train() -> None:
-        try:
-            trained.set_result(train_model(RASA_DIR, out, epochs=TEST_EPOCHS, rasa_bin=RASA_BIN))
-        except BaseException as exc:  # handed to the test that waits for the model
-            trained.set_exception(exc)
-
-    thread = threading.Thread(target=train, name="rasa-training", daemon=True)
-    thread.start()
-    yield trained
-    thread.join()  # a session that ends early still leaves no training behind
+    with in_background(lambda: train_model(RASA_DIR, out, epochs=TEST_EPOCHS, rasa_bin=RASA_BIN),
+                       "rasa-training") as training:
+        yield training
 
 
 @pytest.fixture(scope="session")
