@@ -13,7 +13,7 @@ RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
 RASA_REQUIREMENTS := bots/rasa/requirements.txt
 
-.PHONY: setup demo test system browser postgres node webchat clean $(RASA_VENV)
+.PHONY: setup demo test docs system browser postgres node webchat clean $(RASA_VENV)
 
 setup: $(STAMP) $(RASA_VENV)
 
@@ -21,7 +21,7 @@ setup: $(STAMP) $(RASA_VENV)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray,docs]'
 	touch $(STAMP)
 
 # Every package pinned (a pip freeze), so the install is the same everywhere; ~2.5 min and ~2.7 GB the first time.
@@ -78,13 +78,20 @@ $(WEBCHAT_STAMP): | system
 	cp build/webchat/package/LICENSE $(WEBCHAT_DIR)/LICENSE
 	rm -f $(WEBCHAT_DIR)/.rasa-webchat-* && touch $@
 
-demo: setup
+# The two Python environments install side by side, as for the tests.
+demo:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target setup
 	$(BIN)/murmur demo
 
+# The manual: docs/ as a site in build/docs (mkdocs.yml). --strict fails on a broken link or anchor between pages
+# and on a page missing from the nav; a second or so. Not --quiet: it hides the warnings that --strict counts.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 # The two Python environments, Debian's packages and the npm ones install side by side (-j), each step's output kept
-# together; then the tests run.
+# together, and the manual is built (a broken link fails here); then the tests run.
 test:
-	@$(MAKE) --no-print-directory -j4 --output-sync=target setup node webchat
+	@$(MAKE) --no-print-directory -j4 --output-sync=target setup node webchat docs
 	$(BIN)/python -m pytest
 
 clean:

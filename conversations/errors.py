@@ -22,7 +22,22 @@ class InvalidInput(ForumError):
 
 
 class TooLarge(InvalidInput):
+    """The request body is over forum.limits.body_max_bytes: 413, the one status for a body too large to read."""
+
     status = 413
+
+
+class OverLimit(InvalidInput):
+    """A text field over its length limit: 422, since the body was read and is well-formed; the message names the
+    field, its length and its limit."""
+
+    status = 422
+
+    def __init__(self, field: str, length: int, limit: int, setting: str | None = None) -> None:
+        where = f" ({setting})" if setting else ""
+        super().__init__(field, f"is {length} characters, over the limit of {limit}{where}; "
+                                f"shorten it to {limit} or fewer")
+        self.limit = limit
 
 
 class Inconsistent(InvalidInput):

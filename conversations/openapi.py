@@ -82,13 +82,13 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 _ERR = {
     "400": _json("Error", "malformed input; `error` names the field and the fix"),
 }
-_TOO_LARGE = {"413": _json("Error", "the body, or a text field, over its limit (forum.limits)")}
+_TOO_LARGE = {"413": _json("Error", "the request body over its size limit (forum.limits.body_max_bytes)")}
 _AUTH_ERR = {"401": _json("Error", "missing or unknown bearer token")}
 _ADMIN_ERR = {"401": _json("Error", "missing bearer token"), "403": _json("Error", "not the admin token")}
 _POST_ERR = {**_ERR, **_AUTH_ERR, "403": _json("Error", "Murmur-Simulated-Time from an account that is not a bot"),
              "404": _json("Error", "unknown thread or parent post"),
              "409": _json("Error", "idempotency key reused for something else"),
-             "413": _json("Error", "body, title or post over its limit"), "429": _json("Error", "posting too fast; see Retry-After")}
+             **_TOO_LARGE, "429": _json("Error", "posting too fast; see Retry-After")}
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                 "description": "repeat a request safely: the same key from the same account returns the original (200)"}
@@ -128,7 +128,7 @@ PATHS: dict[str, Any] = {
     "/api/accounts": {"post": {
         "summary": "Create an account; the token is shown once", "requestBody": _body("NewAccount"),
         "responses": {"201": _json("AccountWithToken", "created"), **_ERR, "409": _json("Error", "handle taken"),
-                      "413": _json("Error", "too large")}}},
+                      **_TOO_LARGE}}},
     "/api/me": {"get": {"summary": "The account behind the bearer token", "security": _BEARER,
                         "responses": {"200": _json("AccountEnvelope", "the account"), **_AUTH_ERR}}},
     "/api/threads": {
@@ -141,8 +141,7 @@ PATHS: dict[str, Any] = {
     },
     "/api/threads/search": {"get": {"summary": "Full-text search over titles and posts",
                                     "parameters": [_query("q", "words to find", required=True), _query("limit", "most results", minimum=1)],
-                                    "responses": {"200": _json("SearchResults", "matching threads, best first"), **_ERR,
-                                                  **_TOO_LARGE}}},
+                                    "responses": {"200": _json("SearchResults", "matching threads, best first"), **_ERR}}},
     "/api/threads/{thread_id}": {"get": {"summary": "A thread with its posts", "parameters": [_path("thread_id")],
                                          "responses": {"200": _json("ThreadWithPosts", "the thread"), **_ERR,
                                                        "404": _json("Error", "unknown thread")}}},
@@ -222,9 +221,37 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}], "default": None}
 
 
+def _text_limits(limits: ForumLimits) -> dict[tuple[str, str], dict[str, int]]:
+    """The text fields each operation holds to a length (conversations.requests.check_text): over one, 422."""
+    account = {"handle": limits.handle_max_chars, "display_name": limits.handle_max_chars * 2}
+    ground_truth = {"persona": 200, "run_id": 200, "generator": 200}
+    return {
+        ("/api/accounts", "post"): account,
+        ("/api/threads", "post"): {"title": limits.title_max_chars, "body": limits.post_max_chars, "tags.N": 40},
+        ("/api/threads/search", "get"): {"q": limits.title_max_chars},
+        ("/api/threads/{thread_id}/posts", "post"): {"body": limits.post_max_chars},
+        ("/api/admin/accounts", "post"): {**account, **ground_truth},
+        ("/api/admin/provenance", "post"): ground_truth,
+    }
+
+
+def _limit_responses(paths: dict[str, Any], limits: ForumLimits) -> None:
+    """422 for a text field over its limit, with the limits; 413 (already listed) says the body's size in bytes."""
+    for (path, method), fields in _text_limits(limits).items():
+        listed = ", ".join(f"{name} {chars}" for name, chars in fields.items())
+        paths[path][method]["responses"]["422"] = _json(
+            "Error", f"a text field over its length limit, named in `field` (most characters: {listed})")
+    for operations in paths.values():
+        for operation in operations.values():
+            if "413" in operation["responses"]:
+                operation["responses"]["413"] = _json(
+                    "Error", f"the request body over {limits.body_max_bytes} bytes (forum.limits.body_max_bytes)")
+
+
 def document(limits: ForumLimits) -> dict[str, Any]:
     """The document for a forum with these limits: every constraint the server checks is declared."""
     schemas, paths = copy.deepcopy(SCHEMAS), copy.deepcopy(PATHS)
+    _limit_responses(paths, limits)
     name = _text(limits.handle_max_chars * 2, "shown next to posts; defaults to the handle")
     for model in ("NewAccount", "NewSyntheticAccount"):
         schemas[model]["properties"].update(handle=_handle(limits), display_name=_optional(name))

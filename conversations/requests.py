@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from conversations.errors import InvalidInput, TooLarge
+from conversations.errors import InvalidInput, OverLimit, TooLarge
 from conversations.models import format_time, parse_time
 from conversations.settings import ForumLimits
 from core.validation import explain
@@ -82,7 +82,7 @@ class NewProvenance(_Body):
 
 
 async def read_json(request: web.Request, limits: ForumLimits) -> Any:
-    """The request body as JSON, with size and syntax errors as InvalidInput/TooLarge."""
+    """The request body as JSON: over forum.limits.body_max_bytes a TooLarge (413), bad syntax an InvalidInput."""
     if request.content_length is not None and request.content_length > limits.body_max_bytes:
         raise TooLarge("body", f"{request.content_length} bytes is over the limit of {limits.body_max_bytes}; send less")
     try:
@@ -116,10 +116,15 @@ META_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # the name of a note about the foru
 _HANDLE = re.compile(HANDLE_PATTERN)
 
 
+def _setting(name: str) -> str | None:
+    """Where a limit comes from, when it is one of forum.limits (persona, tags and the like have fixed limits)."""
+    return f"from forum.limits.{name}" if name in ForumLimits.model_fields else None
+
+
 def check_text(field: str, value: str, max_chars: int, setting: str) -> str:
-    """Hold a text field to its limit as sent, then strip it; nothing is silently cut."""
+    """Hold a text field to its limit as sent (422 over it), then strip it; nothing is silently cut."""
     if len(value) > max_chars:
-        raise TooLarge(field, f"is {len(value)} characters; the limit is {max_chars} (forum.limits.{setting})")
+        raise OverLimit(field, len(value), max_chars, _setting(setting))
     text = value.strip()
     if not text:
         raise InvalidInput(field, "must not be empty")
@@ -130,8 +135,7 @@ def check_text(field: str, value: str, max_chars: int, setting: str) -> str:
 
 def check_handle(handle: str, limits: ForumLimits) -> str:
     if len(handle) > limits.handle_max_chars:
-        raise TooLarge("handle", f"is {len(handle)} characters; the limit is {limits.handle_max_chars} "
-                                 "(forum.limits.handle_max_chars)")
+        raise OverLimit("handle", len(handle), limits.handle_max_chars, _setting("handle_max_chars"))
     if len(handle) < HANDLE_MIN_CHARS or not _HANDLE.fullmatch(handle):
         raise InvalidInput("handle", "use 3 or more ASCII letters, digits, '-', '_' or '.', and no spaces")
     return handle

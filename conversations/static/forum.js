@@ -1,5 +1,6 @@
 // The forum's little bit of JavaScript: an account kept in localStorage, posting through the
 // REST API, and live updates from the event web socket (resuming with ?since= after a drop).
+// It never renders a post itself: new posts come from the server as HTML (/fragments/posts/{id}).
 (() => {
   "use strict";
   const $ = (sel) => document.querySelector(sel);
@@ -36,29 +37,40 @@
   });
   $("#sign-out").addEventListener("click", () => { localStorage.removeItem("murmur.account"); showSession(); });
 
-  function postElement(post) {
-    const li = document.createElement("li");
-    li.className = "post fresh";
-    li.id = "post-" + post.id;
-    li.dataset.postId = post.id;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const author = document.createElement("b");
-    author.className = "author";
-    author.textContent = post.author.display_name;
-    const time = document.createElement("time");
-    time.textContent = post.created_at.slice(0, 16).replace("T", " ");
-    const button = document.createElement("button");
-    button.className = "reply-to";
-    button.type = "button";
-    button.dataset.postId = post.id;
-    button.textContent = "reply";
-    meta.append(author, " · ", time, button);
-    const body = document.createElement("div");
-    body.className = "body";
-    body.textContent = post.body;
-    li.append(meta, body);
+  // A post is rendered by the server only (its Markdown, sanitised): the page fetches the same HTML the thread
+  // page is made of, and inserts posts one at a time, in the order they came, each under the post it answers.
+  async function postElement(id) {
+    const response = await fetch(`/fragments/posts/${id}`);
+    if (!response.ok) throw new Error(`post ${id}: ${response.statusText}`);
+    const template = document.createElement("template");
+    template.innerHTML = await response.text();
+    const li = template.content.firstElementChild;
+    li.classList.add("fresh");
     return li;
+  }
+
+  function depthOf(li) {
+    let depth = 0;
+    for (let up = li.parentElement.closest("li.post"); up; up = up.parentElement.closest("li.post")) depth += 1;
+    return depth;
+  }
+
+  function place(li) {
+    const parentId = li.dataset.parentId;
+    const parent = parentId && parentId !== threadView.dataset.openingPostId && document.getElementById("post-" + parentId);
+    if (!parent) return $("#posts").append(li);
+    if (depthOf(parent) >= Number($("#posts").dataset.maxDepth)) return parent.parentElement.append(li);
+    parent.querySelector(":scope > ol.replies").append(li);
+  }
+
+  let inserting = Promise.resolve();
+  function showPost(id) {
+    inserting = inserting.then(async () => {
+      if (document.getElementById("post-" + id)) return;
+      const li = await postElement(id);
+      if (!document.getElementById("post-" + id)) place(li);
+    }).catch((error) => say(error.message));
+    return inserting;
   }
 
   function threadElement(thread) {
@@ -70,8 +82,19 @@
     link.textContent = thread.title;
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = ` by ${thread.author.display_name} · ${thread.post_count} posts · last activity ${thread.last_activity_at.slice(0, 16).replace("T", " ")}`;
-    li.append(link, meta);
+    const count = document.createElement("span");
+    count.className = "count";
+    count.textContent = thread.post_count;
+    const noun = thread.post_count === 1 ? "post" : "posts";
+    meta.append(` by ${thread.author.display_name} · `, count,
+      ` ${noun} · last activity ${thread.last_activity_at.slice(0, 16).replace("T", " ")}`);
+    const tags = thread.tags.map((name) => {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = name;
+      return tag;
+    });
+    li.append(link, " ", meta, " ", ...tags);
     return li;
   }
 
@@ -80,7 +103,7 @@
 
   function apply(event) {
     if (threadView && String(event.thread.id) === threadView.dataset.threadId) {
-      if (!document.getElementById("post-" + event.post.id)) $("#posts").append(postElement(event.post));
+      showPost(event.post.id);
     } else if (listView) {
       const list = $("#thread-list");
       const old = list.querySelector(`[data-thread-id="${event.thread.id}"]`);
@@ -126,10 +149,10 @@
     try {
       const data = await api("POST", `/api/threads/${threadView.dataset.threadId}/posts`,
         parent ? { body: replyForm.body.value, parent_id: Number(parent) } : { body: replyForm.body.value });
-      if (!document.getElementById("post-" + data.post.id)) $("#posts").append(postElement(data.post));
       replyForm.reset();
       $("#replying-to").textContent = "";
       say("");
+      await showPost(data.post.id);
     } catch (error) { say(error.message); }
   });
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.client import ForumClientError
+from tests.conftest import ADMIN_TOKEN
 
 
 async def test_account_thread_reply_round_trip(forum):
@@ -108,11 +109,14 @@ BAD_REQUESTS = [
     ("POST", "/api/threads", {"title": 5, "body": "x"}, None, "alice", 400, ["title", "string"]),
     ("POST", "/api/threads", {"title": "t", "body": "a\u0000b"}, None, "alice", 400, ["body", "NUL"]),
     ("POST", "/api/threads", {"title": "   ", "body": "x"}, None, "alice", 400, ["title", "empty"]),
-    ("POST", "/api/threads", {"title": "x" * 201, "body": "x"}, None, "alice", 413, ["title", "limit is 200"]),
+    ("POST", "/api/threads", {"title": "x" * 201, "body": "x"}, None, "alice", 422,
+     ["title", "201 characters", "limit of 200", "forum.limits.title_max_chars"]),
+    ("POST", "/api/threads", {"title": "t", "body": "x", "tags": ["x" * 41]}, None, "alice", 422, ["tags.0", "limit of 40"]),
     ("POST", "/api/threads", {"title": "t", "body": "x", "extra": 1}, None, "alice", 400, ["extra", "remove it"]),
     ("POST", "/api/threads", {"title": "t", "body": "x"}, None, None, 401, ["Authorization", "Bearer"]),
     ("POST", "/api/threads", {"title": "t", "body": "x"}, None, "wrong-token", 401, ["unknown token"]),
-    ("POST", "/api/threads/{thread}/posts", {"body": "x" * 10_001}, None, "alice", 413, ["body", "limit is 10000"]),
+    ("POST", "/api/threads/{thread}/posts", {"body": "x" * 10_001}, None, "alice", 422,
+     ["body", "limit of 10000", "forum.limits.post_max_chars"]),
     ("POST", "/api/threads/{thread}/posts", {"body": ""}, None, "alice", 400, ["body", "empty"]),
     ("POST", "/api/threads/{thread}/posts", {"body": "x", "parent_id": "7"}, None, "alice", 400, ["parent_id", "integer"]),
     ("POST", "/api/threads/{thread}/posts", {"body": "x", "parent_id": 999999}, None, "alice", 404, ["parent_id", "999999"]),
@@ -123,12 +127,17 @@ BAD_REQUESTS = [
     ("GET", "/api/threads?limit=0", None, None, None, 400, ["limit", "between 1 and 100"]),
     ("GET", "/api/threads?offset=x", None, None, None, 400, ["offset", "whole number"]),
     ("GET", "/api/threads/search?q=", None, None, None, 400, ["q"]),
+    ("GET", "/api/threads/search?q={long_q}", None, None, None, 422, ["q", "limit of 200"]),
     ("GET", "/api/posts/999999", None, None, None, 404, ["post 999999"]),
     ("POST", "/api/accounts", {"handle": "a b"}, None, None, 400, ["handle"]),
+    ("POST", "/api/accounts", {"handle": "h" * 41}, None, None, 422, ["handle", "limit of 40", "forum.limits.handle_max_chars"]),
+    ("POST", "/api/accounts", {"handle": "dora", "display_name": "d" * 81}, None, None, 422, ["display_name", "limit of 80"]),
     ("POST", "/api/accounts", {"handle": "alice"}, None, None, 409, ["handle", "taken"]),
     ("GET", "/api/nope", None, None, None, 404, ["no such route"]),
     ("DELETE", "/api/threads", None, None, None, 405, ["DELETE", "not allowed"]),
     ("POST", "/api/admin/accounts", {"handle": "bot1", "persona": "p", "run_id": "r", "generator": "g"}, None, "alice", 403, ["admin token"]),
+    ("POST", "/api/admin/accounts", {"handle": "bot1", "persona": "p" * 201, "run_id": "r", "generator": "g"}, None, ADMIN_TOKEN, 422,
+     ["persona", "limit of 200"]),
     ("GET", "/api/admin/export", None, None, None, 401, ["Authorization"]),
 ]
 
@@ -137,7 +146,7 @@ BAD_REQUESTS = [
                          ids=[f"{m} {p} {s} {w[0]}" for m, p, _, _, _, s, w in BAD_REQUESTS])
 async def test_bad_input_is_a_clear_4xx_and_writes_nothing(seeded, method, path, body, data, auth, status, words):
     forum, alice, thread_id, other_post = seeded
-    path = path.format(thread=thread_id)
+    path = path.format(thread=thread_id, long_q="x" * 201)
     if isinstance(body, dict) and body.get("parent_id") == "{other_post}":
         body = {**body, "parent_id": other_post}
     token = alice.token if auth == "alice" else auth
@@ -147,6 +156,8 @@ async def test_bad_input_is_a_clear_4xx_and_writes_nothing(seeded, method, path,
     assert got == status, payload
     for word in words:
         assert word in payload["error"], payload
+    if status == 422:  # a text field over its limit: the field is named apart too, for a client to point at
+        assert payload["field"] == words[0], payload
     assert await _counts(forum) == before
 
 

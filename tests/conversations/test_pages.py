@@ -222,3 +222,123 @@ async def test_pages_never_reveal_synthetic_accounts(forum, page):
     assert response is not None and response.ok
     assert_no_secret_words(await response.text(), "the thread list's HTML source")
     assert_no_secret_words(await page.content(), "the rendered thread list")
+
+
+MARKDOWN = ("_e.g._ **strong** and `code`\n\n> a quoted line\n\nsee http://example.com/hops and [the guide](https://example.org/guide)\n\n"
+            "```\nx < y\n```")
+ATTACKS = ('<script>window.pwned = 1; document.title = "pwned"</script> <img src=x onerror="window.pwned = 2">\n\n'
+           '[click me](javascript:window.pwned=3) <a href="javascript:window.pwned=4">raw link</a> '
+           '<javascript:window.pwned=5>')
+BODY_HTML_JS = "(el) => el.querySelector(':scope > .body').innerHTML"
+
+
+async def assert_markdown_rendered(page: Page, post_id: int) -> None:
+    body = page.locator(f"#post-{post_id} > .body")
+    await expect(body.locator("em")).to_have_text("e.g.")
+    await expect(body.locator("strong")).to_have_text("strong")
+    await expect(body.locator("p > code")).to_have_text("code")
+    await expect(body.locator("blockquote")).to_have_text("a quoted line")
+    await expect(body.locator("pre > code")).to_have_text("x < y")
+    bare, named = body.locator('a[href="http://example.com/hops"]'), body.get_by_role("link", name="the guide")
+    await expect(bare).to_have_text("http://example.com/hops")
+    await expect(named).to_have_attribute("href", "https://example.org/guide")
+    for link in (bare, named):
+        await expect(link).to_have_attribute("rel", "nofollow noopener")
+    await expect(body).not_to_contain_text("_e.g._")
+
+
+async def test_markdown_renders_as_html_on_the_page_and_live_alike(forum, page):
+    alice = await forum.account("alice")
+    created = await alice.create_thread("Formatting", MARKDOWN)
+    thread_id, opening = created["thread"]["id"], created["post"]["id"]
+
+    await open_live(page, f"{forum.url}/threads/{thread_id}")
+    await assert_markdown_rendered(page, opening)
+    live = await alice.reply(thread_id, MARKDOWN)
+    await expect(page.locator(f'#post-{live["id"]}')).to_have_count(1, timeout=WAIT_MS)
+    await assert_markdown_rendered(page, live["id"])
+    # one renderer: the live post's body is the very HTML the server put on the page
+    server_html = await page.locator(f"#post-{opening}").evaluate(BODY_HTML_JS)
+    assert await page.locator(f'#post-{live["id"]}').evaluate(BODY_HTML_JS) == server_html
+    await assert_not_reloaded(page)
+
+
+async def test_scripts_handlers_and_script_links_in_posts_never_run(forum, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    alice = await forum.account("alice")
+    thread_id = (await alice.create_thread("Attacks", ATTACKS))["thread"]["id"]
+
+    await open_live(page, f"{forum.url}/threads/{thread_id}")
+    title = await page.title()
+    live = await alice.reply(thread_id, ATTACKS)
+    await expect(page.locator(f'#post-{live["id"]}')).to_have_count(1, timeout=WAIT_MS)
+    posts = page.locator("#posts")
+    for selector in ("script", "img", "[onerror]", 'a[href^="javascript" i]', "a:not([href])"):
+        await expect(posts.locator(selector)).to_have_count(0)
+    await expect(posts.locator("li.post > .body").first).to_contain_text("<script>")  # shown, as text
+    await posts.get_by_text("[click me](javascript:window.pwned=3)").first.click()  # text, not a link
+    await page.wait_for_timeout(200)
+    assert await page.evaluate("window.pwned") is None
+    assert await page.title() == title != "pwned"
+    assert dialogs == []
+
+
+async def _layout(page: Page) -> list[tuple[int, int | None]]:
+    """Each post on the page, in document order, with the post it is shown under (None: the top level)."""
+    return [tuple(row) for row in await page.locator("#posts li.post").evaluate_all(
+        "(items) => items.map((li) => [Number(li.dataset.postId),"
+        " li.parentElement.closest('li.post') ? Number(li.parentElement.closest('li.post').dataset.postId) : null])")]
+
+
+async def test_replies_show_under_their_parent_on_the_page_and_live(forum, page):
+    alice, bob = await forum.account("alice"), await forum.account("bob")
+    created = await alice.create_thread("Nested replies", "Which grinder?")
+    thread_id, opening = created["thread"]["id"], created["post"]["id"]
+    answer = await bob.reply(thread_id, "A hand grinder.")
+    question = await alice.reply(thread_id, "Which one?", parent_id=answer["id"])
+    to_opening = await bob.reply(thread_id, "Or a flat burr.", parent_id=opening)  # an answer: top level
+
+    await open_live(page, f"{forum.url}/threads/{thread_id}")
+    assert await _layout(page) == [(opening, None), (answer["id"], None), (question["id"], answer["id"]),
+                                   (to_opening["id"], None)]
+    await expect(page.locator(f'#post-{answer["id"]} > ol.replies > li.post')).to_have_count(1)
+
+    # live replies go under their parent too, after the replies already there, and deep chains stop nesting
+    live = [await bob.reply(thread_id, "The Comandante.", parent_id=question["id"]),
+            await alice.reply(thread_id, "Also: any burr set.", parent_id=answer["id"])]
+    parent = live[0]["id"]
+    for i in range(8):
+        live.append(await (alice, bob)[i % 2].reply(thread_id, f"deeper {i}", parent_id=parent))
+        parent = live[-1]["id"]
+    await expect(page.locator(f'#post-{live[-1]["id"]}')).to_have_count(1, timeout=WAIT_MS)
+    await expect(page.locator("#posts li.post")).to_have_count(4 + len(live))
+    arrived = await _layout(page)
+    assert (live[0]["id"], question["id"]) in arrived and (live[1]["id"], answer["id"]) in arrived
+    await assert_not_reloaded(page)
+
+    await page.reload()  # the server lays the same thread out the same way
+    await expect(page.locator("#posts li.post")).to_have_count(4 + len(live))
+    assert await _layout(page) == arrived
+    depths = await page.locator("#posts li.post").evaluate_all(
+        "(items) => items.map((li) => { let d = 0; for (let up = li.parentElement.closest('li.post'); up;"
+        " up = up.parentElement.closest('li.post')) d += 1; return d; })")
+    assert max(depths) == int(await page.locator("#posts").get_attribute("data-max-depth"))
+
+
+async def test_counts_say_1_post_and_2_posts_on_the_page_and_live(forum, page):
+    alice = await forum.account("alice")
+    one = (await alice.create_thread("Just one post", "alone", tags=["solo"]))["thread"]["id"]
+    two = (await alice.create_thread("Two posts", "first"))["thread"]["id"]
+    await alice.reply(two, "second")
+
+    await open_live(page, forum.url + "/")
+    await expect(page.locator(f'#thread-list li[data-thread-id="{one}"] .meta')).to_contain_text("1 post ·")
+    await expect(page.locator(f'#thread-list li[data-thread-id="{two}"] .meta')).to_contain_text("2 posts ·")
+    fresh = (await alice.create_thread("A fresh thread", "new", tags=["solo"]))["thread"]["id"]
+    item = page.locator(f'#thread-list li[data-thread-id="{fresh}"]')
+    await expect(item.locator(".meta")).to_contain_text("1 post ·", timeout=WAIT_MS)
+    await expect(page.locator("#thread-list")).not_to_contain_text("1 posts")
+    # the live entry is built like the server's: same elements, the tags too
+    server = await page.locator(f'#thread-list li[data-thread-id="{one}"]').evaluate(STRUCTURE_JS)
+    assert await item.evaluate(STRUCTURE_JS) == server
