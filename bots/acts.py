@@ -26,6 +26,7 @@ import aiohttp
 
 from bots.adapt import is_question, passage, question
 from bots.errors import RasaError
+from bots.shipped_acts import ShippedLabels
 
 if TYPE_CHECKING:
     from bots.bank import BankReply, ReplyBank
@@ -59,6 +60,7 @@ def cue_label(text: str) -> str:
     return "share_opinion"
 
 
+SHIPPED = ShippedLabels()  # one per process: read and checked once, on first use
 KINDS = ("statement", "question")  # a reply is posted as a statement (its first passage) or as the question it asks
 
 
@@ -94,15 +96,20 @@ class ActLabels:
 
     @classmethod
     async def by_rasa(cls, replies: Sequence[BankReply], rasa_url: str, *, cache_path: Path | None,
-                      concurrency: int = 4, progress: Callable[[int], None] | None = None) -> ActLabels:
-        """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it.
+                      concurrency: int = 4, progress: Callable[[int], None] | None = None,
+                      shipped: ShippedLabels | None = SHIPPED) -> ActLabels:
+        """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it,
+        else from the shipped labels when they are this model's (``bots/shipped_acts.py``; None: never).
 
         Only the replies' texts are read (a ``BankSource``'s will do), so labelling may run while the bank embeds.
         """
         texts = {(reply.id, kind): text for reply in replies for kind, text in labelled_texts(reply.text).items()}
-        cache = _LabelCache(cache_path, await _model_of(rasa_url.rstrip("/")))
+        model = await _model_of(rasa_url.rstrip("/"))
+        cache = _LabelCache(cache_path, model)
         try:
             labels = cache.get_many(texts)
+            if shipped is not None and len(labels) < len(texts):
+                labels |= shipped.get_many(model, {key: text for key, text in texts.items() if key not in labels})
             missing = [(key, text) for key, text in texts.items() if key not in labels]
             if progress is not None:
                 progress(len(texts) - len(missing))
@@ -111,6 +118,16 @@ class ActLabels:
         finally:
             cache.close()
         return cls(labels | fresh, "rasa-nlu")
+
+
+async def read_texts(rasa_url: str, texts: Sequence[str], *, concurrency: int = 4,
+                     progress: Callable[[int], None] | None = None) -> tuple[str, dict[str, str]]:
+    """(the server's model, text -> intent) for every text, read by the Rasa server's NLU now (no cache)."""
+    url = rasa_url.rstrip("/")
+    model = await _model_of(url)
+    unique = list(dict.fromkeys(texts))
+    read = await _parse_all(url, list(enumerate(unique)), concurrency, progress)
+    return model, {unique[i]: intent for i, intent in read.items()}
 
 
 async def _model_of(url: str) -> str:

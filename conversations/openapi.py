@@ -199,7 +199,7 @@ _WEB_SOCKET_HEADERS = [
 _NAMED = {"type": "string", "pattern": TEXT_PATTERN}  # an importer's required text: some non-space, no NUL
 THREAD_RECORD = {  # conversations/importers/jsonl.py parse_thread: what a replayed thread record must hold
     "type": "object", "required": ["thread_id", "title", "posts"],
-    "description": "murmur JSONL thread format (README); other keys are ignored",
+    "description": "murmur JSONL thread format (docs/forum.md); other keys are ignored",
     "properties": {
         "thread_id": _NAMED, "title": _NAMED, "source_url": {"type": ["string", "null"]},
         "tags": {"type": ["array", "null"], "items": {"type": "string"}},

@@ -228,7 +228,7 @@ def load_dataset(folder: Path | str) -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no dataset folder here; make one with `murmur export --out {folder}`, "
-                           f"or put {POSTS} and {LABELS} in a folder (see the README, 'Detection')")
+                           f"or put {POSTS} and {LABELS} in a folder (see docs/detection.md)")
     manifest = _read_manifest(folder)
     for name in REQUIRED_FILES:
         if not (folder / name).exists():

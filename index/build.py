@@ -30,7 +30,7 @@ def new_index(settings: IndexSettings, embedder: Embedder) -> ThreadIndex:
 
 def open_embedder(settings: IndexSettings) -> Embedder:
     return Embedder(cache_path=settings.cache_path, batch_size=settings.batch_size, threads=settings.threads,
-                    backend=settings.backend, onnx_dir=settings.onnx_dir)
+                    backend=settings.backend, onnx_dir=settings.onnx_dir, shipped=settings.shipped_vectors)
 
 
 def load_index(settings: IndexSettings, embedder: Embedder) -> ThreadIndex:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.embedder import Embedder
+if TYPE_CHECKING:  # the embedder's shipped vectors (index/shipped.py) are made of these documents
+    from index.embedder import Embedder
 
 TITLE_WEIGHT = 1.0
 OPENING_WEIGHT = 1.0

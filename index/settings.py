@@ -26,4 +26,6 @@ class IndexSettings(Section):
         "onnx", description="how the model runs: torch, or ONNX Runtime in fp32 (the vectors of torch, faster) or "
                             "int8 (2.2x torch, relevance within 0.002, but bank replies measurably less responsive); "
                             "exported once to onnx_dir")
+    shipped_vectors: bool = Field(True, description="take the shipped corpus's vectors (data/derived) when the cache "
+                                                   "misses; false computes every vector on this machine")
     onnx_dir: Path = Field(Path("var/onnx"), description="where the ONNX exports of the model are kept")

@@ -109,11 +109,24 @@ def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[
                        rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=echo)
 
 
+def start_training(settings: Settings, echo: Callable[[str], None] = print) -> asyncio.Future | None:
+    """The shared model's training (when murmur runs its own Rasa servers and the model is missing), started now in a
+    thread so that it runs beside what comes before the servers (the forum, the index, the bank); give the Future to
+    ``rasa_pool_for``, which waits for it."""
+    if settings.rasa.external_urls():
+        return None
+    training = asyncio.ensure_future(asyncio.to_thread(train_shared_model, settings, False, echo))
+    # a run that fails before it needs the model never awaits this: its error is then the run's, not a stray warning
+    training.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return training
+
+
 @contextlib.asynccontextmanager
-async def rasa_pool_for(settings: Settings, action_url: str,
-                        echo: Callable[[str], None] = print) -> AsyncIterator[RasaPool]:
+async def rasa_pool_for(settings: Settings, action_url: str, echo: Callable[[str], None] = print,
+                        training: asyncio.Future | None = None) -> AsyncIterator[RasaPool]:
     """The Rasa servers of rasa.url / rasa.urls, or ``rasa.servers`` that murmur trains a model for (if needed, off
-    the event loop) and starts with their custom actions at ``action_url``; stopped on the way out."""
+    the event loop; ``training``: a ``start_training`` already under way) and starts with their custom actions at
+    ``action_url``; stopped on the way out."""
     from bots.rasa_pool import RasaPool
     from bots.training import rasa_bin_in
 
@@ -121,7 +134,7 @@ async def rasa_pool_for(settings: Settings, action_url: str,
     if rasa.external_urls():
         pool = RasaPool.external(rasa.external_urls(), concurrency=rasa.concurrency, echo=echo)
     else:
-        model = await asyncio.to_thread(train_shared_model, settings, False, echo)
+        model = await (training or asyncio.to_thread(train_shared_model, settings, False, echo))
         echo(f"starting {rasa.servers} Rasa server{'s' if rasa.servers > 1 else ''} with {model.model_path.name} "
              "(about half a minute) ...")
         pool = RasaPool.managed(model.model_path, count=rasa.servers, action_url=action_url,
@@ -157,6 +170,7 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     personas = personas_by_name(settings)
     if persona is not None and persona not in personas:
         raise MurmurError(f"--persona: unknown persona {persona!r}; known: {', '.join(sorted(personas))}")
+    training = start_training(settings, echo)  # beside the bank's build
     embedder = open_embedder(settings.index)
     echo(f"loading what the replies draw on ({settings.replies.backend}) ...")
     library = (await asyncio.to_thread(library_for, settings, embedder)) if settings.replies.backend == "splice" else None
@@ -165,7 +179,7 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     host = settings.chat.host
     runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
-        async with rasa_pool_for(settings, f"http://{host}:{port}/webhook", echo) as pool:
+        async with rasa_pool_for(settings, f"http://{host}:{port}/webhook", echo, training) as pool:
             await label_acts(generator, settings, pool.any_url())
             engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
@@ -184,7 +198,7 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
 async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
                        echo: Callable[[str], None] = print,
                        on_action_url: Callable[[str], None] | None = None,
-                       progress: bool = True) -> AsyncIterator[object]:
+                       progress: bool = True, training: asyncio.Future | None = None) -> AsyncIterator[object]:
     """Rasa's custom actions served on loopback, a Rasa server using them, and a DialogueEngine over it."""
     from aiohttp import web
 
@@ -198,7 +212,7 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
     if on_action_url is not None:  # an external Rasa server (rasa.url) whose actions are forwarded here
         on_action_url(action_url)
     try:
-        async with rasa_pool_for(settings, action_url, echo) as pool:
+        async with rasa_pool_for(settings, action_url, echo, training) as pool:
             await label_acts(generator, settings, pool.any_url(), progress=progress)
             engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             try:
@@ -327,13 +341,15 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
                     seed: int | None = None, run_id: str | None = None, progress: bool = True,
                     echo: Callable[[str], None] = print, embedder=None,
                     on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
-                    replay=None, ray_workers: int = 0, ray_address: str | None = None, workers: list | None = None):
+                    replay=None, ray_workers: int = 0, ray_address: str | None = None, workers: list | None = None,
+                    training: asyncio.Future | None = None):
     """Everything a swarm run needs, from settings; returns the SwarmResult.
 
     ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
     everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
     ``ray_workers`` > 0 runs the turns on that many Ray TurnWorker actors (on the cluster at ``ray_address``, or a
-    local one); ``workers`` are such actors started already (a test's, reused across runs).
+    local one); ``workers`` are such actors started already (a test's, reused across runs); ``training``: the
+    model's ``start_training``, when the caller began it earlier.
     """
     from bots.swarm import Swarm
     from bots.swarm.forum_view import library_threads, load_threads, people_posts
@@ -381,7 +397,8 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             return await swarm.run()
 
         if workers is None and not ray_workers:
-            async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress) as dialogue:
+            async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress,
+                                    training) as dialogue:
                 return await run_with(dialogue)
         async with (contextlib.nullcontext(workers) if workers is not None else
                     turn_workers_for(settings, personas_dir, count=ray_workers, address=ray_address, echo=echo)) as handles:

@@ -111,8 +111,9 @@ from murmur.index_commands import index, match  # noqa: E402
 from murmur.detect_commands import detect, export, ladder  # noqa: E402
 from murmur.swarm_commands import swarm  # noqa: E402
 from murmur.anticipate_commands import anticipate  # noqa: E402
+from murmur.data_commands import data  # noqa: E402
 
-for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate):
+for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate, data):
     cli.add_command(_command)
 
 

@@ -44,9 +44,10 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                    duration: float | None = None, admin_token: str | None = None, replay: bool = False) -> None:
     import secrets
 
-    from murmur.assembly import default_run_id, run_swarm
+    from murmur.assembly import default_run_id, run_swarm, start_training
 
     _fresh(db)
+    training = start_training(settings, lambda line: click.echo(f"    {line}"))  # beside steps 1-3
     plan = None
     if replay:
         plan = await asyncio.to_thread(_replay_plan, db.parent / f"{db.stem}-people.jsonl", settings.swarm.hours)
@@ -72,14 +73,15 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     log_path = settings.swarm.log_dir
     try:
         _step(3, f"the forum is live at {url}/  <- open it to watch the bots arrive (API /api/threads, events /api/events)")
-        _step(4, "the bots' Rasa model and server (trained only when bots/rasa changed; a minute the first time)")
+        _step(4, "the bots' Rasa model and server (trained only when bots/rasa changed, from step 1 on, beside the "
+                 "forum and the index; a minute or two the first time)")
         run_id = default_run_id(settings.seed)
         pace = _Pace(speed)
         _step(5, f"a swarm of {settings.swarm.bots} bots over {settings.swarm.hours:g} simulated hours "
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
                                  personas_dir=personas_dir(settings), echo=lambda line: click.echo(f"    {line}"),
-                                 hooks=SwarmHooks(step=pace), replay=plan)
+                                 hooks=SwarmHooks(step=pace), replay=plan, training=training)
         log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())
