@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import tempfile
@@ -37,7 +38,8 @@ from core.shipped import DERIVED_DIR, read_manifest  # noqa: E402
 from index.cache import text_key  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from index.shipped import ShippedVectors, corpus_texts, pack_name, write_pack  # noqa: E402
-from murmur.config import load_settings  # noqa: E402
+from murmur.assembly import run_swarm  # noqa: E402
+from murmur.config import load_settings, parse_settings  # noqa: E402
 from murmur.realism import corpus_forum  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 
@@ -86,9 +88,6 @@ def encodings_table(texts: list[str], fresh: np.ndarray) -> None:
 
 
 async def swarm_run(name: str, embedder: Embedder, template: Path, folder: Path, args, settings) -> list[str]:
-    from murmur.assembly import run_swarm
-    from murmur.config import parse_settings
-
     folder.mkdir(parents=True)
     db = folder / "forum.db"
     shutil.copyfile(template, db)
@@ -108,15 +107,31 @@ async def swarm_run(name: str, embedder: Embedder, template: Path, folder: Path,
     return result.log_path.read_text(encoding="utf-8").splitlines()
 
 
+def _rounded(record: object, places: int = 3) -> object:
+    """A run-log record with its numbers to ``places`` decimals: what a decision is, without the score's last digits."""
+    if isinstance(record, float):
+        return round(record, places)
+    if isinstance(record, dict):
+        return {k: _rounded(v, places) for k, v in record.items()}
+    if isinstance(record, list):
+        return [_rounded(v, places) for v in record]
+    return record
+
+
 def compare(baseline: list[str], other: list[str], name: str) -> None:
     if baseline == other:
         print(f"  {name}: the same run log as the fresh vectors ({len(baseline)} records, byte for byte)")
         return
-    first = next((i for i, (a, b) in enumerate(zip(baseline, other)) if a != b), min(len(baseline), len(other)))
     kinds = lambda lines: {k: sum(f'"kind": "{k}"' in line for line in lines) for k in ("turn", "post")}  # noqa: E731
-    print(f"  {name}: differs from record {first} of {len(baseline)} (fresh {kinds(baseline)}, {name} {kinds(other)})")
-    print(f"    fresh: {baseline[first][:300] if first < len(baseline) else '(end)'}")
-    print(f"    {name}: {other[first][:300] if first < len(other) else '(end)'}")
+    differing = [i for i, (a, b) in enumerate(zip(baseline, other)) if a != b]
+    decisions = [i for i in differing if _rounded(json.loads(baseline[i])) != _rounded(json.loads(other[i]))]
+    print(f"  {name}: {len(differing)} of {len(baseline)} records differ from the fresh run's "
+          f"(fresh {kinds(baseline)}, {name} {kinds(other)}); "
+          + (f"{len(decisions)} differ beyond a recorded score's 4th decimal" if decisions or len(baseline) != len(other)
+             else "every one only in a recorded score's 4th decimal: the same decisions"))
+    for i in (decisions or differing)[:1]:
+        print(f"    first: fresh   {baseline[i][:300]}")
+        print(f"           {name:<7} {other[i][:300]}")
 
 
 async def main(args: argparse.Namespace) -> None:
