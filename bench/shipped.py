@@ -107,15 +107,18 @@ async def swarm_run(name: str, embedder: Embedder, template: Path, folder: Path,
     return result.log_path.read_text(encoding="utf-8").splitlines()
 
 
-def _rounded(record: object, places: int = 3) -> object:
-    """A run-log record with its numbers to ``places`` decimals: what a decision is, without the score's last digits."""
-    if isinstance(record, float):
-        return round(record, places)
-    if isinstance(record, dict):
-        return {k: _rounded(v, places) for k, v in record.items()}
-    if isinstance(record, list):
-        return [_rounded(v, places) for v in record]
-    return record
+TOLERANCE = 2e-4  # a recorded score (4 decimals) that moved by a rounding step of the vectors, no more
+
+
+def _same(a: object, b: object) -> bool:
+    """Whether two run-log records make the same decision: equal, but for numbers within TOLERANCE."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= TOLERANCE
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def compare(baseline: list[str], other: list[str], name: str) -> None:
@@ -124,11 +127,11 @@ def compare(baseline: list[str], other: list[str], name: str) -> None:
         return
     kinds = lambda lines: {k: sum(f'"kind": "{k}"' in line for line in lines) for k in ("turn", "post")}  # noqa: E731
     differing = [i for i, (a, b) in enumerate(zip(baseline, other)) if a != b]
-    decisions = [i for i in differing if _rounded(json.loads(baseline[i])) != _rounded(json.loads(other[i]))]
+    decisions = [i for i in differing if not _same(json.loads(baseline[i]), json.loads(other[i]))]
     print(f"  {name}: {len(differing)} of {len(baseline)} records differ from the fresh run's "
           f"(fresh {kinds(baseline)}, {name} {kinds(other)}); "
-          + (f"{len(decisions)} differ beyond a recorded score's 4th decimal" if decisions or len(baseline) != len(other)
-             else "every one only in a recorded score's 4th decimal: the same decisions"))
+          + (f"{len(decisions)} differ by more than {TOLERANCE:g} in a number, or in anything else" if decisions or len(baseline) != len(other)
+             else f"every one only in a recorded score, by {TOLERANCE:g} at most: the same decisions"))
     for i in (decisions or differing)[:1]:
         print(f"    first: fresh   {baseline[i][:300]}")
         print(f"           {name:<7} {other[i][:300]}")
@@ -173,6 +176,11 @@ async def main(args: argparse.Namespace) -> None:
             logs[name] = await swarm_run(name, embedder, template, tmp / f"run-{n}", args, settings)
             embedder.close()
         print()
+        keep = ROOT / "var" / "bench-shipped"  # the run logs, to read after the run
+        keep.mkdir(parents=True, exist_ok=True)
+        for name, lines in logs.items():
+            (keep / f"{name.split()[0]}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"run logs kept in {keep}")
         baseline = logs.pop("fresh (baseline)")
         for name, lines in logs.items():
             compare(baseline, lines, name)

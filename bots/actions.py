@@ -47,7 +47,8 @@ def conversation_from(tracker: dict[str, Any], persona: str) -> tuple[Message, .
         if event.get("event") == "user":
             if INTENT_PAYLOAD.match(text.strip()):
                 continue
-            messages.append(Message("user", text))
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            messages.append(Message("user", text, intent if isinstance(intent, str) else None))
         elif event.get("event") == "bot":
             messages.append(Message(persona, text))
     return tuple(messages)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bots.actions import add_action_server
+from bots.actions import GENERATOR, add_action_server
 from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
 from bots.dialogue import DialogueEngine, DialogueError
 from bots.personas import Persona
-from bots.replies import ReplyGenerator
+from bots.replies import ReplyGenerator, ready
 from bots.rest_channel import add_rest_channel
 from bots.socketio_channel import add_socketio_channel
 from bots.webchat_page import add_webchat_page
@@ -59,9 +59,26 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 
 async def list_personas(request: web.Request) -> web.Response:
+    """Every persona, those with something to draw on first; one whose interests the bank does not hold is marked,
+    with the reason and the fix, rather than offered as if it could talk."""
     personas: dict[str, Persona] = request.app[CHAT_PERSONAS]
-    return web.json_response({"personas": [{"name": p.name, "display_name": p.shown_name, "bio": p.bio,
-                                            "interests": list(p.interests)} for p in personas.values()]})
+    generator = await ready(request.app[GENERATOR])  # a bank still building: wait for it (seconds)
+    coverage = getattr(generator, "coverage", None)
+    found = {}
+    if coverage is not None:  # embeds each persona's interests once (cached), off the event loop
+        found = await asyncio.to_thread(lambda: {name: coverage(p) for name, p in personas.items()})
+    out = []
+    for persona in personas.values():
+        entry = {"name": persona.name, "display_name": persona.shown_name, "bio": persona.bio,
+                 "interests": list(persona.interests), "talks": True}
+        cover = found.get(persona.name)
+        if cover is not None and not cover.talks:
+            entry.update(talks=False, note=f"the reply bank holds nothing on {', '.join(cover.missing)}, so this persona "
+                                          "has nothing to say about its interests; add threads on them with replies.bank "
+                                          "in config.yml")
+        out.append(entry)
+    out.sort(key=lambda e: not e["talks"])
+    return web.json_response({"personas": out})
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,7 @@ its own, reproducible order (``claim``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ class ReplyError(MurmurError):
 class Message:
     author: str  # "user" or the persona's name
     text: str
+    intent: str | None = None  # what the NLU read in it (a user's message, from Rasa's tracker), when known
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,27 @@ class ConversationMemory(OrderedDict):
         value = super().__getitem__(key)
         self.move_to_end(key)
         return value
+
+
+class PendingGenerator:
+    """A generator still being built (a Future), standing in for it where only ``write`` can come before it is done:
+    the action server Rasa calls, which is started first so that Rasa's start overlaps the bank's build."""
+
+    name = "pending"
+
+    def __init__(self, built: Awaitable[ReplyGenerator]) -> None:
+        self._built = built
+
+    async def ready(self) -> ReplyGenerator:
+        return await self._built
+
+    async def write(self, request: ReplyRequest) -> Reply:
+        return await (await self._built).write(request)
+
+    async def open_thread(self, persona: Any, interest: str, key: str) -> Opening | None:
+        return await (await self._built).open_thread(persona, interest, key)
+
+
+async def ready(generator: ReplyGenerator | PendingGenerator) -> ReplyGenerator:
+    """The generator itself, once built (a ``PendingGenerator`` is waited for)."""
+    return await generator.ready() if isinstance(generator, PendingGenerator) else generator

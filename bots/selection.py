@@ -30,6 +30,7 @@ from bots.adapt import Passage, is_question, passage, question
 from bots.bank import BankReply, BankThread, ReplyBank
 from bots.personas import Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
+from bots.topic import focus, substantive, topic_vector
 from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
 from index.documents import ThreadText, clip, thread_vectors
 
@@ -45,6 +46,18 @@ RERANK = 8
 # A reply must answer the post at least as closely as four in five people's replies do (the 20th percentile of
 # reply-to-post cosine among the people of the tuning split was 0.35): below it, the bot has nothing to say there.
 RESPONSIVE = 0.35  # the best candidates are scored again on the words they would post (the passage), not the whole reply
+
+
+OPEN_FACTOR = 0.8  # an interest (a short phrase) needs this share of topic_threshold to a bank question to open on
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether a persona has anything to draw on in the bank: its interests the bank holds threads on, and not."""
+
+    talks: bool
+    covered: tuple[str, ...]
+    missing: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -164,10 +177,19 @@ class BankGenerator:
         return int(persona.style.length.max_words * 1.5) + 2 * MAX_PHRASE_WORDS
 
     def conversation_vectors(self, request: ReplyRequest) -> tuple[np.ndarray, np.ndarray]:
-        """The post being answered and the thread it is in, as vectors (from the embedding cache when seen)."""
+        """The post being answered and the thread it is in, as vectors (from the embedding cache when seen).
+
+        A conversation with no thread (a chat) is about its substantive messages, weighted toward the latest
+        (``bots/topic.py``): a greeting never sets its topic.
+        """
         post = request.last_text or (request.thread_title or "")
         if not post.strip():
             raise ReplyError("conversation: nothing to answer; the conversation has no message from anyone else")
+        if request.thread_title is None:
+            said = substantive(request.conversation, request.persona.name)
+            topic = topic_vector(self.embedder.embed, said)
+            if topic is not None:
+                return self.embedder.embed_one(focus(said)[:1200]), topic
         user_turns = [m.text for m in request.conversation if m.author != request.persona.name]
         title = request.thread_title or user_turns[0]
         opening = request.thread_opening if request.thread_opening is not None else "\n".join(user_turns[-3:])
@@ -266,6 +288,16 @@ class BankGenerator:
         rescored.sort(key=lambda c: (-c.score, c.reply.id))
         return rescored
 
+    def coverage(self, persona: Persona) -> Coverage:
+        """Which of the persona's interests the bank can talk about: those with a bank question close enough to open
+        a thread on (the rule ``open_thread`` uses). A persona with fewer than half of them covered cannot talk."""
+        floor = self.topic_threshold * OPEN_FACTOR
+        vectors = self._interest_vectors(persona)
+        covered = tuple(interest for interest, vector in zip(persona.interests, vectors)
+                        if (hits := self.bank.by_question.search(vector, 1)) and hits[0].score >= floor)
+        missing = tuple(i for i in persona.interests if i not in covered)
+        return Coverage(len(covered) * 2 >= len(persona.interests), covered, missing)
+
     def _interest_vectors(self, persona: Persona) -> np.ndarray:
         if persona.name not in self._interests:
             self._interests[persona.name] = self.embedder.embed(list(persona.interests))
@@ -290,7 +322,7 @@ class BankGenerator:
         rng = random.Random(f"{self.seed}:{key}")
         vector = self.embedder.embed_one(interest)
         hits = [h for h in self.bank.by_question.search(vector, 40) if h.thread_id not in self.bank.used_questions
-                and h.score >= self.topic_threshold * 0.8]
+                and h.score >= self.topic_threshold * OPEN_FACTOR]
         voice = Voice(persona, rng)
         options = []
         for hit in hits:

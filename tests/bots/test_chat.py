@@ -467,3 +467,81 @@ async def test_the_webchat_page_refuses_an_unknown_persona_and_says_how_to_insta
                 assert response.status == status and words in await response.text()
         finally:
             await runner.cleanup()
+
+
+GREETING_FIRST = ("hi there", "how long should I rest coffee beans after roasting before brewing espresso?")
+
+
+def _answered_on_topic(app, before: set[int]) -> bool:
+    """One bank reply was claimed for the question, from the coffee community (not a 'nothing to add')."""
+    used = _claimed(app, before)
+    return len(used) == 1 and app[GENERATOR].bank.site_of(used[0]) == "coffee"
+
+
+@SESSION
+async def test_a_greeting_first_then_a_question_is_answered_on_topic_over_the_web_socket(chat_app):
+    app, url = chat_app
+    before = set(app[GENERATOR].bank.used)
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=espresso-nerd") as ws:
+        greeting = await _say(ws, GREETING_FIRST[0])
+        answer = await _say(ws, GREETING_FIRST[1])
+    assert greeting["act"] == "greet" and answer["act"] == "answer", (greeting, answer)
+    assert _answered_on_topic(app, before), answer
+
+
+@SESSION
+async def test_a_greeting_first_then_a_question_is_answered_on_topic_over_rest(chat_app):
+    app, url = chat_app
+    before = set(app[GENERATOR].bank.used)
+    async with aiohttp.ClientSession() as session:
+        for text in GREETING_FIRST:
+            status, answer = await _rest(session, url, {"sender": "greets-first", "message": text}, persona="espresso-nerd")
+            assert status == 200 and answer, answer
+    assert _answered_on_topic(app, before), answer
+
+
+@SESSION
+async def test_a_greeting_first_then_a_question_is_answered_on_topic_over_socketio(chat_app):
+    app, url = chat_app
+    before = set(app[GENERATOR].bank.used)
+    client, inbox = await _socketio_client(url, persona="espresso-nerd")
+    try:
+        await client.emit("session_request", {"session_id": None})
+        _, session = await _next(inbox)
+        for text in GREETING_FIRST:
+            await client.emit("user_uttered", {"message": text, "session_id": session})
+            kind, reply = await _next(inbox)
+            assert kind == "bot_uttered" and reply["text"], reply
+            while not inbox.empty():  # a reply in several paragraphs comes as several messages
+                await _next(inbox)
+    finally:
+        await client.disconnect()
+    assert _answered_on_topic(app, before), reply
+
+
+@SESSION
+async def test_an_opinion_question_gets_the_personas_take_not_a_source(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=espresso-nerd") as ws:
+        await _say(ws, "hello!")
+        take = await _say(ws, "what do you think about decaf?")
+    assert take["act"] == "answer", take
+
+
+@SESSION
+async def test_a_source_request_on_a_topic_the_bank_does_not_hold_says_so(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/ws/chat?persona=stargazer") as ws:
+        await _say(ws, "which eyepiece should I use to see the rings of Saturn through a small refractor?")
+        source = await _say(ws, "do you have a source for that?")
+    assert source["act"] == "give_source" and "stackexchange.com" not in source["text"], source
+
+
+@SESSION
+async def test_the_chat_marks_personas_the_bank_cannot_feed(chat_app):
+    _, url = chat_app
+    async with aiohttp.ClientSession() as session, session.get(url + "/api/personas") as response:
+        personas = {p["name"]: p for p in (await response.json())["personas"]}
+    assert personas["espresso-nerd"]["talks"] and "note" not in personas["espresso-nerd"]
+    mute = personas["stargazer"]
+    assert not mute["talks"] and "replies.bank" in mute["note"] and "telescope" in mute["note"].lower()

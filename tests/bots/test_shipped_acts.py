@@ -74,7 +74,7 @@ async def test_shipped_labels_are_what_the_sessions_model_reads(corpus_source, r
     shipped = await ActLabels.by_rasa(replies, rasa_server.url, cache_path=None, progress=read.append)
     assert sum(read) == len(shipped.labels) and read.count(1) == 0  # every label shipped, none read now
     fresh = await ActLabels.by_rasa(replies, rasa_server.url, cache_path=None, shipped=None)
-    assert shipped.labels.keys() == fresh.labels.keys() and len(fresh.labels) > SAMPLE
+    assert shipped.labels.keys() == fresh.labels.keys() and len(fresh.labels) > SAMPLE // 2
     agree = sum(shipped.labels[k] == fresh.labels[k] for k in fresh.labels) / len(fresh.labels)
     print(f"\nshipped labels agree with this session's model on {agree:.1%} of {len(fresh.labels)} texts")
     assert agree >= 0.97

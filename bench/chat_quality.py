@@ -1,0 +1,197 @@
+"""Scripted chats, measured by hand: `.venv/bin/python bench/chat_quality.py [--questions 2] [--personas N]`.
+
+Does a persona hold a conversation? For every persona `murmur chat` offers (the corpus personas and the shipped
+ones), a scripted chat over the real web socket, the real Rasa server and model, and the reply bank as
+`murmur chat` builds it (the shipped corpus less the demo's forum, every 6th thread):
+
+    hi there -> question 1 -> why? -> question 2 -> where can I read more about this? -> thanks
+
+The questions are real people's: the titles of the demo forum's threads (never in the bank) nearest the
+persona's interests, phrased as questions. Each question is also asked in a chat that opens with it (no
+greeting), as the baseline. Per turn: the act, whether the persona said nothing useful ("nothing to add"),
+and, for a question, whether it was answered on topic: a bank reply from the question's own site that answers
+it at least as closely as four in five people's replies do (answer fit >= bots.selection.RESPONSIVE). A source
+is on topic when it cites a thread of the question's site. Personas the bank cannot feed (bots.selection
+coverage) are counted apart. Reply latency p50 is over every turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bots.acts import ActLabels  # noqa: E402
+from bots.actions import GENERATOR  # noqa: E402
+from bots.bank import ReplyBank, read_bank  # noqa: E402
+from bots.chat import ENGINE, create_chat_app  # noqa: E402
+from bots.dialogue import DialogueEngine, StanceReader  # noqa: E402
+from bots.rasa_server import RasaServer  # noqa: E402
+from bots.selection import RESPONSIVE, BankGenerator  # noqa: E402
+from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
+from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
+from index.build import open_embedder  # noqa: E402
+from murmur.assembly import chat_personas  # noqa: E402
+from murmur.config import load_settings  # noqa: E402
+from murmur.serving import start_site  # noqa: E402
+
+EVERY = 6  # the demo's forum: the questions come from it, the bank is the rest
+NOTHING = "nothing_relevant_to_say"
+
+
+def forum_questions() -> tuple[list[str], list[str], list[str]]:
+    """(titles, sites, all bodies) of the demo forum's threads: people's questions the bank never holds."""
+    threads, _ = open_source(CORPUS_THREADS)
+    kept = [t for n, t in enumerate(threads) if n % EVERY == 0]
+    titles = [t.title if t.title.rstrip().endswith("?") else f"{t.title.rstrip('.')}?" for t in kept]
+    return titles, [t.external_id.split(":")[0] for t in kept], [p.body for t in kept for p in t.posts]
+
+
+def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndarray, embedder, count: int):
+    """The ``count`` forum questions nearest the persona's interests (one per interest, in turn)."""
+    interests = embedder.embed(list(persona.interests))
+    order = np.argsort(-(interests @ vectors.T), axis=1)
+    picked: list[int] = []
+    for column in range(order.shape[1]):
+        for row in range(len(interests)):
+            if order[row, column] not in picked:
+                picked.append(int(order[row, column]))
+            if len(picked) == count:
+                return [(titles[i], sites[i]) for i in picked]
+    return [(titles[i], sites[i]) for i in picked]
+
+
+class Chat:
+    """One web-socket conversation, with what each turn claimed from the bank."""
+
+    def __init__(self, app, url: str, persona: str, embedder) -> None:
+        self.app, self.url, self.persona, self.embedder = app, url, persona, embedder
+        self.latencies: list[float] = []
+
+    async def __aenter__(self):
+        self.session = aiohttp.ClientSession()
+        self.ws = await self.session.ws_connect(f"{self.url}/ws/chat?persona={self.persona}")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+    async def say(self, text: str) -> dict:
+        bank = self.app[GENERATOR].bank
+        before = set(bank.used)
+        began = time.perf_counter()
+        await self.ws.send_json({"text": text})
+        while True:
+            frame = await self.ws.receive_json(timeout=120)
+            if not frame.get("typing"):
+                break
+        self.latencies.append(time.perf_counter() - began)
+        claimed = [bank.replies[i] for i in sorted(bank.used - before)]
+        frame["claimed"] = claimed
+        frame["site"] = bank.site_of(claimed[0]) if claimed else None
+        return frame
+
+    def on_topic(self, frame: dict, question: str, site: str) -> bool:
+        if frame.get("act") != "answer" or not frame["claimed"] or frame["site"] != site:
+            return False
+        fit = float(self.embedder.embed_one(frame["text"][:1200]) @ self.embedder.embed_one(question))
+        return fit >= RESPONSIVE
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = load_settings(None)
+    embedder = open_embedder(settings.index)
+    titles, sites, bodies = forum_questions()
+    vectors = embedder.embed(titles)
+    print(f"questions: {len(titles)} thread titles of the demo's forum (every {EVERY}th corpus thread)", flush=True)
+    source = read_bank([CORPUS_THREADS], forum_posts=bodies)
+    bank = ReplyBank(source, embedder)
+    personas = chat_personas(settings)
+    if args.personas:
+        personas = dict(list(personas.items())[:args.personas])
+    rasa_bin = rasa_bin_in(settings.rasa.venv_path())
+    model = await asyncio.to_thread(train_model, RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
+                                    rasa_bin=rasa_bin)
+    holder: dict = {}
+    app = create_chat_app(settings.chat.model_copy(update={"messages_per_minute": 10_000, "message_burst": 10_000}),
+                          personas, BankGenerator(bank, seed=settings.seed, topic_threshold=settings.replies.topic_threshold))
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{port}"
+    totals: Counter = Counter()
+    acts: Counter = Counter()
+    latencies: list[float] = []
+    try:
+        async with RasaServer(model.model_path, action_url=f"{url}/webhook", rasa_bin=rasa_bin,
+                              log_path=settings.rasa.model_dir / "bench-chat-quality.log") as server:
+            generator = app[GENERATOR]
+            generator.labels = await ActLabels.by_rasa(bank.replies, server.url,
+                                                       cache_path=settings.rasa.model_dir / "act-labels.sqlite")
+            holder["engine"] = app[ENGINE].engine = DialogueEngine(server.url, StanceReader(embedder))
+            print(f"\n{'persona':<24} {'talks':<5} {'greet-first on topic':>20} {'no greeting':>12} {'nothing to add':>15}"
+                  f" {'source on topic':>16}", flush=True)
+            for name, persona in personas.items():
+                cover = generator.coverage(persona)
+                asked = questions_for(persona, titles, sites, vectors, embedder, args.questions)
+                row: Counter = Counter()
+                async with Chat(app, url, name, embedder) as chat:
+                    acts[(await chat.say("hi there"))["act"]] += 1
+                    for n, (question, site) in enumerate(asked):
+                        answer = await chat.say(question)
+                        acts[answer["act"]] += 1
+                        row["asked"] += 1
+                        row["on_topic"] += chat.on_topic(answer, question, site)
+                        row["nothing"] += answer.get("act") == "answer" and not answer["claimed"]
+                        follow = await chat.say("why?" if n == 0 else "where can I read more about this?")
+                        acts[follow["act"]] += 1
+                        if n > 0:
+                            row["sources"] += 1
+                            row["source_on_topic"] += follow.get("act") == "give_source" and f"{site}.stackexchange" in follow.get("text", "")
+                    acts[(await chat.say("thanks!"))["act"]] += 1
+                    latencies += chat.latencies
+                for question, site in asked:  # the baseline: the question opens the chat
+                    async with Chat(app, url, name, embedder) as chat:
+                        row["plain_on_topic"] += chat.on_topic(await chat.say(question), question, site)
+                        latencies += chat.latencies
+                key = "covered" if cover.talks else "uncovered"
+                for k, v in row.items():
+                    totals[f"{key}:{k}"] += v
+                print(f"{name:<24} {'yes' if cover.talks else 'no':<5} {row['on_topic']:>14}/{row['asked']:<5} "
+                      f"{row['plain_on_topic']:>6}/{row['asked']:<5} {row['nothing']:>9}/{row['asked']:<5} "
+                      f"{row['source_on_topic']:>10}/{row['sources']:<5}", flush=True)
+    finally:
+        if "engine" in holder:
+            await holder["engine"].close()
+        await runner.cleanup()
+        embedder.close()
+    print()
+    for key in ("covered", "uncovered"):
+        asked = totals[f"{key}:asked"]
+        if not asked:
+            continue
+        print(f"{key} personas: questions answered on topic after a greeting {totals[f'{key}:on_topic'] / asked:.0%} "
+              f"({totals[f'{key}:on_topic']}/{asked}), with no greeting {totals[f'{key}:plain_on_topic'] / asked:.0%}, "
+              f"'nothing to add' {totals[f'{key}:nothing'] / asked:.0%}, sources on topic "
+              f"{totals[f'{key}:source_on_topic']}/{totals[f'{key}:sources']}")
+    print(f"acts: {dict(acts)}")
+    print(f"reply p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {np.quantile(latencies, 0.95) * 1000:.0f} ms "
+          f"over {len(latencies)} turns (1 client)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--questions", type=int, default=2, help="questions per persona (each with a follow-up)")
+    parser.add_argument("--personas", type=int, default=0, help="only the first N personas (0: all)")
+    asyncio.run(main(parser.parse_args()))
