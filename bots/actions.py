@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.acts import asks_for_a_take
 from bots.personas import Persona
 from bots.replies import ACTS, Message, ReplyError, ReplyGenerator, ReplyRequest
 
@@ -72,13 +73,17 @@ async def handle_action(request: web.Request) -> web.Response:
     persona: Persona | None = request.app[PERSONAS].get(metadata.get("persona"))
     if persona is None:
         return _reject(action, f"metadata.persona: unknown persona {metadata.get('persona')!r}")
+    conversation = conversation_from(tracker, persona.name)
+    one_to_one = bool(metadata.get("one_to_one"))
+    if act == "give_source" and one_to_one and conversation and asks_for_a_take(conversation[-1].text):
+        act = "answer"  # an opinion question the NLU took for a source request: face to face, the persona's take
     started = time.perf_counter()
     try:
         reply = await request.app[GENERATOR].write(ReplyRequest(
-            persona=persona, act=act, conversation=conversation_from(tracker, persona.name),
+            persona=persona, act=act, conversation=conversation,
             conversation_id=str(metadata.get("conversation") or payload.get("sender_id")),
             thread_title=metadata.get("thread_title"), thread_id=metadata.get("thread_id"),
-            thread_opening=metadata.get("thread_opening"), one_to_one=bool(metadata.get("one_to_one")),
+            thread_opening=metadata.get("thread_opening"), one_to_one=one_to_one,
             claim=metadata.get("claim", True) is not False))
     except ReplyError as exc:
         log.warning("action %s for %s failed: %s", action, persona.name, exc)

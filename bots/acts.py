@@ -44,6 +44,20 @@ _DISAGREE = re.compile(r"\b(?:i disagree|not true|i don'?t think|i do not think|
                        r"not necessarily|not at all|i'?m not sure that|i am not sure that|disagree)\b", re.IGNORECASE)
 
 
+# A question asking for the persona's own view, and not for something to read: the NLU takes some for source
+# requests ("what do you think about decaf?"); face to face, such a question gets the persona's take.
+_TAKE = re.compile(r"\b(?:what do you (?:think|make|reckon)|what'?s your (?:take|view|opinion|honest)|your (?:opinion|view|take)|"
+                   r"thoughts on|do you (?:think|reckon|rate)|how do you feel about|would you say|in your (?:opinion|view))\b",
+                   re.IGNORECASE)
+_TO_READ = re.compile(r"\b(?:source|sources|link|links|read|reading|paper|papers|study|studies|reference|references|docs|"
+                      r"documentation|book|books|article|articles|cite|citation|evidence|proof|research)\b", re.IGNORECASE)
+
+
+def asks_for_a_take(text: str) -> bool:
+    """Whether a message asks what the persona thinks, rather than where to read about it."""
+    return bool(_TAKE.search(text)) and not _TO_READ.search(text)
+
+
 def wanted_label(act: str) -> str | None:
     """The NLU intent a reply must read as to perform ``act`` (None: any statement will do)."""
     return _WANTED.get(act)
