@@ -148,41 +148,24 @@ def measure(parse: Callable[[list[str]], Sequence[Reading]], items: Sequence[tup
 async def read_with_rasa(url: str, texts: Sequence[str], concurrency: int = 4) -> tuple[str | None, dict[str, tuple]]:
     """(the server's model file, text -> (intent, confidence, note)) from ``/model/parse``; for a fallback the
     note is the best intent under the fallback threshold, which is what a tuner wants to see."""
-    import aiohttp
-
+    from bots.acts import intent_of, model_of, parse_all
     from bots.errors import RasaError
 
     url = url.rstrip("/")
-    limit = asyncio.Semaphore(concurrency)
+    try:
+        model: str | None = await model_of(url)
+    except RasaError:
+        model = None  # the parse below says what is wrong with the server
+    unique = list(dict.fromkeys(texts))
     out: dict[str, tuple] = {}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        try:
-            async with session.get(f"{url}/status") as response:
-                status = await response.json(content_type=None)
-            model = status.get("model_file") if isinstance(status, dict) else None
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-            model = None
-
-        async def parse(text: str) -> None:
-            async with limit:
-                try:
-                    async with session.post(f"{url}/model/parse", json={"text": text}) as response:
-                        if response.status != 200:
-                            raise RasaError(f"rasa at {url} answered {response.status} to /model/parse; "
-                                            "is it a Rasa server with --enable-api?")
-                        data = await response.json(content_type=None)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                    raise RasaError(f"rasa at {url} could not parse {text!r} ({exc!r}); is it running?") from None
-            intent = data.get("intent") or {}
-            name = intent.get("name") or FALLBACK
-            note = None
-            if name == FALLBACK:
-                below = [r for r in data.get("intent_ranking") or [] if r.get("name") not in (None, FALLBACK)]
-                if below:
-                    note = f"best {below[0]['name']} {float(below[0].get('confidence') or 0):.2f}"
-            out[text] = (name, intent.get("confidence"), note)
-
-        await asyncio.gather(*(parse(t) for t in dict.fromkeys(texts)))
+    for text, data in (await parse_all(url, [(t, t) for t in unique], concurrency)).items():
+        name = intent_of(data)
+        note = None
+        if name == FALLBACK:
+            below = [r for r in data.get("intent_ranking") or [] if r.get("name") not in (None, FALLBACK)]
+            if below:
+                note = f"best {below[0]['name']} {float(below[0].get('confidence') or 0):.2f}"
+        out[text] = (name, (data.get("intent") or {}).get("confidence"), note)
     return model, out
 
 

@@ -18,7 +18,7 @@ import hashlib
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,7 +118,7 @@ class ActLabels:
         Only the replies' texts are read (a ``BankSource``'s will do), so labelling may run while the bank embeds.
         """
         texts = {(reply.id, kind): text for reply in replies for kind, text in labelled_texts(reply.text).items()}
-        model = await _model_of(rasa_url.rstrip("/"))
+        model = await model_of(rasa_url.rstrip("/"))
         cache = _LabelCache(cache_path, model)
         try:
             labels = cache.get_many(texts)
@@ -138,13 +138,13 @@ async def read_texts(rasa_url: str, texts: Sequence[str], *, concurrency: int = 
                      progress: Callable[[int], None] | None = None) -> tuple[str, dict[str, str]]:
     """(the server's model, text -> intent) for every text, read by the Rasa server's NLU now (no cache)."""
     url = rasa_url.rstrip("/")
-    model = await _model_of(url)
+    model = await model_of(url)
     unique = list(dict.fromkeys(texts))
     read = await _parse_all(url, list(enumerate(unique)), concurrency, progress)
     return model, {unique[i]: intent for i, intent in read.items()}
 
 
-async def _model_of(url: str) -> str:
+async def model_of(url: str) -> str:
     """The loaded model's file name: labels are cached per model."""
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -158,14 +158,15 @@ async def _model_of(url: str) -> str:
     return str(model)
 
 
-async def _parse_all(url: str, items: list[tuple[tuple[int, str], str]], concurrency: int,
-                     progress: Callable[[int], None] | None) -> dict[tuple[int, str], str]:
+async def parse_all(url: str, items: Sequence[tuple[Hashable, str]], concurrency: int,
+                    progress: Callable[[int], None] | None = None) -> dict[Hashable, dict]:
+    """key -> the Rasa server's whole ``/model/parse`` answer for each (key, text), ``concurrency`` at a time."""
     limit = asyncio.Semaphore(concurrency)
-    out: dict[tuple[int, str], str] = {}
+    out: dict[Hashable, dict] = {}
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
 
-        async def parse(key: tuple[int, str], text: str) -> None:
+        async def parse(key: Hashable, text: str) -> None:
             async with limit:
                 try:
                     async with session.post(f"{url}/model/parse", json={"text": text}) as response:
@@ -174,13 +175,23 @@ async def _parse_all(url: str, items: list[tuple[tuple[int, str], str]], concurr
                                             "is it a Rasa server with --enable-api?")
                         data = await response.json(content_type=None)
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                    raise RasaError(f"rasa at {url} could not label the reply bank ({exc!r}); is it running?") from None
-            out[key] = (data.get("intent") or {}).get("name") or "nlu_fallback"
+                    raise RasaError(f"rasa at {url} could not read {text[:60]!r} ({exc!r}); is it running?") from None
+            out[key] = data if isinstance(data, dict) else {}
             if progress is not None:
                 progress(1)
 
         await asyncio.gather(*(parse(i, t) for i, t in items))
     return out
+
+
+def intent_of(parsed: dict) -> str:
+    """The intent a ``/model/parse`` answer reads (``nlu_fallback`` when it names none)."""
+    return (parsed.get("intent") or {}).get("name") or "nlu_fallback"
+
+
+async def _parse_all(url: str, items: list[tuple[tuple[int, str], str]], concurrency: int,
+                     progress: Callable[[int], None] | None) -> dict[tuple[int, str], str]:
+    return {key: intent_of(parsed) for key, parsed in (await parse_all(url, items, concurrency, progress)).items()}
 
 
 class _LabelCache:

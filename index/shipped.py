@@ -115,9 +115,6 @@ class ShippedVectors:
             block /= np.linalg.norm(block, axis=1, keepdims=True)
         return dict(zip(found, block))
 
-    def __len__(self) -> int:
-        return len(self._loaded())
-
     def _loaded(self) -> dict[bytes, int]:
         with self._lock:
             if self._rows is None:

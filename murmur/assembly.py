@@ -19,7 +19,7 @@ from bots.bank import ReplyBank, read_bank
 from bots.library import Library
 from bots.llm import LLMGenerator
 from bots.personas import Persona, load_personas
-from bots.replies import PendingGenerator, ReplyGenerator
+from bots.replies import PendingGenerator, ReplyGenerator, ready
 from bots.selection import BankGenerator
 from bots.splice import SpliceGenerator
 from conversations.engines import is_postgres
@@ -119,11 +119,6 @@ def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[
                        rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=echo)
 
 
-async def _built(generator):
-    """The generator itself, once built when it is a Future."""
-    return await generator if isinstance(generator, asyncio.Future) else generator
-
-
 def building(work: Callable[[], object]) -> asyncio.Future:
     """``work()`` started now in a thread, as a Future; a run that fails before awaiting it leaves no stray warning."""
     future = asyncio.ensure_future(asyncio.to_thread(work))
@@ -194,13 +189,13 @@ async def serve_chat(settings: Settings, *, persona: str | None, port: int | Non
     echo(f"loading what the replies draw on ({settings.replies.backend}) ...")
     library = (await asyncio.to_thread(library_for, settings, embedder)) if settings.replies.backend == "splice" else None
     # the bank builds while Rasa starts: the chat's action server waits for it (a turn cannot come before Rasa is up)
-    built = building(lambda: reply_generator(settings, embedder, library=library, echo=echo))
-    app = create_chat_app(settings.chat, personas, PendingGenerator(built))
+    pending = PendingGenerator(building(lambda: reply_generator(settings, embedder, library=library, echo=echo)))
+    app = create_chat_app(settings.chat, personas, pending)
     host = settings.chat.host
     runner, port = await start_site(app, host, settings.chat.port if port is None else port)
     try:
         async with rasa_pool_for(settings, f"http://{host}:{port}/webhook", echo, training) as pool:
-            generator = await built
+            generator = await ready(pending)
             await label_acts(generator, settings, pool.any_url())
             engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             app[ENGINE].engine = engine
@@ -222,21 +217,21 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
                        progress: bool = True, training: asyncio.Future | None = None) -> AsyncIterator[object]:
     """Rasa's custom actions served on loopback, a Rasa server using them, and a DialogueEngine over it.
 
-    ``generator`` may be a Future of one still being built: Rasa then starts while it builds."""
+    ``generator`` may be a ``PendingGenerator`` still being built: Rasa then starts while it builds."""
     from aiohttp import web
 
     from bots.actions import add_action_server
     from bots.dialogue import DialogueEngine, StanceReader
 
     app = web.Application()
-    add_action_server(app, personas, PendingGenerator(generator) if isinstance(generator, asyncio.Future) else generator)
+    add_action_server(app, personas, generator)
     runner, port = await start_site(app, "127.0.0.1", 0)
     action_url = f"http://127.0.0.1:{port}/webhook"
     if on_action_url is not None:  # an external Rasa server (rasa.url) whose actions are forwarded here
         on_action_url(action_url)
     try:
         async with rasa_pool_for(settings, action_url, echo, training) as pool:
-            generator = await _built(generator)  # a Future: built while Rasa started
+            generator = await ready(generator)  # a PendingGenerator: built while Rasa started
             await label_acts(generator, settings, pool.any_url(), progress=progress)
             engine = DialogueEngine(pool, StanceReader(embedder), concurrency=settings.rasa.concurrency)
             try:
@@ -406,11 +401,12 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
         held = library_threads(threads)
         if replay is not None:  # the bank leaves out the replayed threads, those still to come as well
             held |= {-1 - n: (title, bodies) for n, (title, bodies) in enumerate(replay.texts())}
-        generator = building(lambda: reply_generator(settings, embedder, forum=held, progress=progress, echo=echo))
+        generator = PendingGenerator(building(lambda: reply_generator(settings, embedder, forum=held, progress=progress,
+                                                                      echo=echo)))
 
         async def run_with(dialogue) -> object:
             nonlocal generator
-            generator = await _built(generator)
+            generator = await ready(generator)
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
@@ -426,7 +422,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress,
                                     training) as dialogue:
                 return await run_with(dialogue)
-        generator = await _built(generator)
+        generator = await ready(generator)
         async with (contextlib.nullcontext(workers) if workers is not None else
                     turn_workers_for(settings, personas_dir, count=ray_workers, address=ray_address, echo=echo)) as handles:
             return await run_on_workers(settings, handles, held, generator, run_with, echo)
