@@ -224,12 +224,22 @@ def main() -> None:
     def parse(batch: list[str]) -> list[tuple]:
         return [read[t] for t in batch]
 
-    results = {split: measure(parse, acts[split]) for split in splits}
-    for split in splits:
-        report(split, results[split])
-    if len(splits) > 1:
-        results["overall"] = measure(parse, [item for split in splits for item in acts[split]])
-        report("overall", results["overall"])
+    from bots.acts import chat_reading
+
+    def parse_in_chat(batch: list[str]) -> list[tuple]:
+        """What a one-to-one chat acts on: the NLU's reading through bots.acts.chat_reading."""
+        return [(chat_reading(t, read[t][0]), *read[t][1:]) for t in batch]
+
+    results = {}
+    for reader, name in ((parse, "the NLU"), (parse_in_chat, "the chat (NLU, then bots.acts.chat_reading)")):
+        print(f"\n=== as read by {name}")
+        key = "" if reader is parse else "chat:"
+        for split in splits:
+            results[key + split] = measure(reader, acts[split])
+            report(split, results[key + split])
+        if len(splits) > 1:
+            results[key + "overall"] = measure(reader, [item for split in splits for item in acts[split]])
+            report("overall", results[key + "overall"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"model": model, "results": results}, indent=1), encoding="utf-8")

@@ -79,6 +79,7 @@ class Chat:
     def __init__(self, app, url: str, persona: str, embedder) -> None:
         self.app, self.url, self.persona, self.embedder = app, url, persona, embedder
         self.latencies: list[float] = []
+        self.show = False
 
     async def __aenter__(self):
         self.session = aiohttp.ClientSession()
@@ -104,11 +105,24 @@ class Chat:
         frame["site"] = bank.site_of(claimed[0]) if claimed else None
         return frame
 
-    def on_topic(self, frame: dict, question: str, site: str) -> bool:
-        if frame.get("act") != "answer" or not frame["claimed"] or frame["site"] != site:
-            return False
+    def miss(self, frame: dict, question: str, site: str) -> str | None:
+        """Why an answer to ``question`` is not on topic (None: it is)."""
+        if frame.get("act") != "answer":
+            return f"act {frame.get('act')}"
+        if not frame["claimed"]:
+            return "nothing to add"
+        if frame["site"] != site:
+            return "another site"
         fit = float(self.embedder.embed_one(frame["text"][:1200]) @ self.embedder.embed_one(question))
-        return fit >= RESPONSIVE
+        return None if fit >= RESPONSIVE else "answer fit below the floor"
+
+    def on_topic(self, frame: dict, question: str, site: str, misses: Counter | None = None) -> bool:
+        why = self.miss(frame, question, site)
+        if why is not None and misses is not None:
+            misses[why] += 1
+            if self.show:
+                print(f"    {self.persona}: {question!r} -> {why}: {frame.get('text', '')[:100]!r}", flush=True)
+        return why is None
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -133,6 +147,7 @@ async def main(args: argparse.Namespace) -> None:
     totals: Counter = Counter()
     acts: Counter = Counter()
     latencies: list[float] = []
+    misses: Counter = Counter()
     try:
         async with RasaServer(model.model_path, action_url=f"{url}/webhook", rasa_bin=rasa_bin,
                               log_path=settings.rasa.model_dir / "bench-chat-quality.log") as server:
@@ -147,12 +162,13 @@ async def main(args: argparse.Namespace) -> None:
                 asked = questions_for(persona, titles, sites, vectors, embedder, args.questions)
                 row: Counter = Counter()
                 async with Chat(app, url, name, embedder) as chat:
+                    chat.show = args.show
                     acts[(await chat.say("hi there"))["act"]] += 1
                     for n, (question, site) in enumerate(asked):
                         answer = await chat.say(question)
                         acts[answer["act"]] += 1
                         row["asked"] += 1
-                        row["on_topic"] += chat.on_topic(answer, question, site)
+                        row["on_topic"] += chat.on_topic(answer, question, site, misses if cover.talks else None)
                         row["nothing"] += answer.get("act") == "answer" and not answer["claimed"]
                         follow = await chat.say("why?" if n == 0 else "where can I read more about this?")
                         acts[follow["act"]] += 1
@@ -186,6 +202,7 @@ async def main(args: argparse.Namespace) -> None:
               f"'nothing to add' {totals[f'{key}:nothing'] / asked:.0%}, sources on topic "
               f"{totals[f'{key}:source_on_topic']}/{totals[f'{key}:sources']}")
     print(f"acts: {dict(acts)}")
+    print(f"why covered personas' questions after a greeting were not answered on topic: {dict(misses)}")
     print(f"reply p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {np.quantile(latencies, 0.95) * 1000:.0f} ms "
           f"over {len(latencies)} turns (1 client)")
 
@@ -193,5 +210,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=2, help="questions per persona (each with a follow-up)")
+    parser.add_argument("--show", action="store_true", help="print each question not answered on topic, and why")
     parser.add_argument("--personas", type=int, default=0, help="only the first N personas (0: all)")
     asyncio.run(main(parser.parse_args()))

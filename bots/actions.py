@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.acts import asks_for_a_take
+from bots.acts import chat_reading
 from bots.personas import Persona
 from bots.replies import ACTS, Message, ReplyError, ReplyGenerator, ReplyRequest
 
@@ -75,8 +75,9 @@ async def handle_action(request: web.Request) -> web.Response:
         return _reject(action, f"metadata.persona: unknown persona {metadata.get('persona')!r}")
     conversation = conversation_from(tracker, persona.name)
     one_to_one = bool(metadata.get("one_to_one"))
-    if act == "give_source" and one_to_one and conversation and asks_for_a_take(conversation[-1].text):
-        act = "answer"  # an opinion question the NLU took for a source request: face to face, the persona's take
+    if one_to_one and act != "disclose" and conversation and conversation[-1].author == "user" \
+            and chat_reading(conversation[-1].text, conversation[-1].intent) == "ask_question":
+        act = "answer"  # face to face, a question of the person's own gets an answer, however the NLU read it
     started = time.perf_counter()
     try:
         reply = await request.app[GENERATOR].write(ReplyRequest(

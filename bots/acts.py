@@ -44,18 +44,58 @@ _DISAGREE = re.compile(r"\b(?:i disagree|not true|i don'?t think|i do not think|
                        r"not necessarily|not at all|i'?m not sure that|i am not sure that|disagree)\b", re.IGNORECASE)
 
 
-# A question asking for the persona's own view, and not for something to read: the NLU takes some for source
-# requests ("what do you think about decaf?"); face to face, such a question gets the persona's take.
-_TAKE = re.compile(r"\b(?:what do you (?:think|make|reckon)|what'?s your (?:take|view|opinion|honest)|your (?:opinion|view|take)|"
-                   r"thoughts on|do you (?:think|reckon|rate)|how do you feel about|would you say|in your (?:opinion|view))\b",
-                   re.IGNORECASE)
+# What a message names when it asks for something to read ("is there a paper on this?"): the NLU takes some
+# opinion questions for source requests ("what do you think about decaf?"), which name none of these.
 _TO_READ = re.compile(r"\b(?:source|sources|link|links|read|reading|paper|papers|study|studies|reference|references|docs|"
                       r"documentation|book|books|article|articles|cite|citation|evidence|proof|research)\b", re.IGNORECASE)
 
 
-def asks_for_a_take(text: str) -> bool:
-    """Whether a message asks what the persona thinks, rather than where to read about it."""
-    return bool(_TAKE.search(text)) and not _TO_READ.search(text)
+# Words that ask for something to read, beyond the names of the things (_TO_READ).
+_WHERE_TO_READ = re.compile(r"\b(?:where (?:can|could|would|should|do|might) (?:i|we|one) (?:read|find|learn|look|check)|"
+                            r"written down|point me|look (?:it|that|this) up|more on (?:this|that))\b", re.IGNORECASE)
+_ASKS = re.compile(r"^\W*(?:(?:so|and|but|ok|okay|honestly|in your (?:opinion|view)|quick question)\W+)?(?:how|what|what's|whats|why|when|where|which|who|whose|is|are|was|were|do|does|did|can|could|"
+                   r"should|would|will|has|have|any|anyone)\b", re.IGNORECASE)
+_GREETING_HEAD = re.compile(r"^\W*(?:hi|hello|hey|heya|hiya|yo|howdy|greetings|good (?:morning|afternoon|evening))\b\W*",
+                            re.IGNORECASE)
+# Small talk asks nothing about a subject: "hi there, anyone home?", "hey, how's it going today".
+_SMALL_TALK = re.compile(r"\b(?:how(?:'s| is| are)? (?:it going|you|u|things|your day|life|everything)|how have you been|"
+                         r"anyone (?:home|there|around|about|here)|(?:are )?you (?:around|there|up|free)|"
+                         r"got a (?:minute|sec|second|moment)|what'?s up|whats up|sup|bye)\b", re.IGNORECASE)
+# Intents whose rule gives no answer (bots/rasa/data/rules.yml) though a person can ask a question in their words.
+_NOT_AN_ANSWER = frozenset({"greet", "agree", "disagree", "share_opinion", "off_topic", "thank", "goodbye",
+                            "nlu_fallback"})
+
+
+def asks_to_read(text: str) -> bool:
+    """Whether a message asks for something to read (a source, a link, a paper), not for an answer."""
+    return bool(_TO_READ.search(text) or _WHERE_TO_READ.search(text))
+
+
+def asks_a_question(text: str) -> bool:
+    """A message that asks something in its own words: it ends with a question mark or opens like a question,
+    once any greeting before it is set aside ("hi! how do I descale a gaggia")."""
+    rest = _GREETING_HEAD.sub("", text, count=1).strip()
+    if len(rest.split()) < 3 or (len(rest.split()) <= 8 and _SMALL_TALK.search(rest)):
+        return False  # "hi there?", "really?", "why?", "how's it going?": no question of its own
+    return is_question(rest) or bool(_ASKS.match(rest))
+
+
+def chat_reading(text: str, intent: str | None) -> str | None:
+    """The intent a one-to-one chat acts on: the NLU's, except where a person asked a question of their own.
+
+    The NLU is trained for forum posts, and the swarm's readings depend on it as it is; face to face, a
+    question read as a greeting, an agreement or a source request would get a greeting, a follow-up or a
+    citation back, never the answer asked for. So a question gets an answer unless it asks for something to
+    read, or it agrees or disagrees in so many words. "Are you a bot?" is never read otherwise.
+    """
+    if intent == "ask_if_bot" or not asks_a_question(text):
+        return intent
+    head = " ".join(text.split()[:25])
+    if intent == "ask_for_source":
+        return intent if asks_to_read(text) else "ask_question"
+    if intent in ("agree", "disagree") and (_AGREE.search(head) or _DISAGREE.search(head)):
+        return intent
+    return "ask_question" if intent in _NOT_AN_ANSWER else intent
 
 
 def wanted_label(act: str) -> str | None:

@@ -6,11 +6,14 @@ themselves, and the replies of the bank threads nearest T. Each is scored on
 how well it answers P (reply to P), how well its original context matches P
 (answered post to P) and T (its thread to T), the persona's interests, the
 act (a ``disagree`` picks a reply that disagreed, ``ask_follow_up`` a
-question) and whether it fits the persona's length. The topic guard comes
+question) and whether it fits the persona's length, and above all on its answer fit: a model trained on the
+bank's own (post, reply) pairs against hard negatives (``index/answer_fit.py``), which tells an answer to this
+post from an answer to the post next to it, where cosine cannot. The topic guard comes
 first: only replies from the bank's own community nearest T (the site most of
 the nearest bank threads come from), and from threads at least
 ``topic_threshold`` close to T, are considered; with none, the bot has nothing
-relevant to say and stays silent. One source reply is used, or contiguous
+relevant to say and stays silent; so it does when no candidate answers the post as well as four in five of the
+bank's real replies answer theirs (the answer-fit floor). One source reply is used, or contiguous
 sentences of it, adapted to the persona; a reply is used once per run.
 """
 
@@ -32,6 +35,8 @@ from bots.personas import Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
 from bots.topic import focus, substantive, topic_vector
 from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
+from index.answer_fit import AnswerFit, Pair, content_words
+from index.answer_fit import train as train_answer_fit
 from index.documents import ThreadText, clip, thread_vectors
 
 NOTHING_RELEVANT = "nothing_relevant_to_say"
@@ -41,7 +46,9 @@ NEAREST_REPLIES = 60
 ALTERNATIVES = 4  # next-best replies offered with each choice, for a caller that claims in its own order
 # Chosen on a tuning split of the corpus (every 4th thread from the second on), disjoint from the splits the demo,
 # the tests and bench/realism.py judge on (every 6th thread): how well a reply answers the post comes first.
-WEIGHTS = {"answers": 0.6, "context": 0.15, "thread": 0.1, "persona": 0.05, "act": 0.1}
+# Answer fit takes a quarter of the answering weight cosine had alone, chosen in bench/answer_fit.py on the same
+# tuning split: with its floor, more weight moved the bots' answer fit further above the people's for little gain.
+WEIGHTS = {"answers": 0.45, "fit": 0.15, "context": 0.15, "thread": 0.1, "persona": 0.05, "act": 0.1}
 RERANK = 8
 # A reply must answer the post at least as closely as four in five people's replies do (the 20th percentile of
 # reply-to-post cosine among the people of the tuning split was 0.35): below it, the bot has nothing to say there.
@@ -66,6 +73,7 @@ class Candidate:
     passage: Passage
     score: float
     answers: float  # cosine of the reply to the post it would answer
+    fit: float  # answer fit of the reply to that post (index/answer_fit.py), a probability
     context: float  # cosine of what it answered to that post
     thread: float  # cosine of its thread to the conversation's thread
     persona: float  # best cosine of the reply to one of the persona's interests
@@ -84,6 +92,8 @@ class BankGenerator:
         self.seed = seed
         self.topic_threshold = topic_threshold
         self.labels = labels or ActLabels.by_cues(bank)
+        self._fit: AnswerFit | None = None
+        self._reply_words: dict[int, frozenset[str]] = {}
         self._interests: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
 
@@ -166,7 +176,8 @@ class BankGenerator:
                             max_words=self._room(request.persona))
         thread = self.bank.threads[candidate.reply.thread]
         source = {"bank_id": f"reply:{candidate.reply.id}", "post": candidate.reply.post_id, "thread": thread.external_id,
-                  "site": thread.site, "score": round(candidate.score, 4), "thread_similarity": round(candidate.thread, 4)}
+                  "site": thread.site, "score": round(candidate.score, 4), "thread_similarity": round(candidate.thread, 4),
+                  "answer_fit": round(candidate.fit, 4)}
         return Reply(body, request.act, source=source)
 
     # -- selection ---------------------------------------------------------------------------------------
@@ -177,7 +188,12 @@ class BankGenerator:
         return int(persona.style.length.max_words * 1.5) + 2 * MAX_PHRASE_WORDS
 
     def conversation_vectors(self, request: ReplyRequest) -> tuple[np.ndarray, np.ndarray]:
-        """The post being answered and the thread it is in, as vectors (from the embedding cache when seen).
+        """The post being answered and the thread it is in, as vectors (from the embedding cache when seen)."""
+        _, post_vector, thread_vector = self.conversation(request)
+        return post_vector, thread_vector
+
+    def conversation(self, request: ReplyRequest) -> tuple[str, np.ndarray, np.ndarray]:
+        """What is being answered (its text and vector) and the vector of the thread it is in.
 
         A conversation with no thread (a chat) is about its substantive messages, weighted toward the latest
         (``bots/topic.py``): a greeting never sets its topic.
@@ -189,12 +205,29 @@ class BankGenerator:
             said = substantive(request.conversation, request.persona.name)
             topic = topic_vector(self.embedder.embed, said)
             if topic is not None:
-                return self.embedder.embed_one(focus(said)[:1200]), topic
+                text = focus(said)[:1200]
+                return text, self.embedder.embed_one(text), topic
         user_turns = [m.text for m in request.conversation if m.author != request.persona.name]
         title = request.thread_title or user_turns[0]
         opening = request.thread_opening if request.thread_opening is not None else "\n".join(user_turns[-3:])
         thread = thread_vectors(self.embedder, [ThreadText(0, title, opening)])[0]
-        return self.embedder.embed_one(post[:1200]), thread
+        return post[:1200], self.embedder.embed_one(post[:1200]), thread
+
+    @property
+    def answer_fit(self) -> AnswerFit:
+        """The answer-fit model of this bank, trained on its own (post, reply) pairs the first time it is needed."""
+        with self._lock:
+            if self._fit is None:
+                bank = self.bank
+                pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
+                self._fit = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
+            return self._fit
+
+    def _words_of(self, reply: BankReply) -> frozenset[str]:
+        found = self._reply_words.get(reply.id)
+        if found is None:
+            found = self._reply_words[reply.id] = content_words(clip(reply.text))
+        return found
 
     def community(self, thread_vector: np.ndarray, persona: Persona) -> tuple[str | None, list[int]]:
         """The bank's community nearest the conversation, and its threads close enough to it (the topic guard).
@@ -217,10 +250,12 @@ class BankGenerator:
 
     def rank(self, request: ReplyRequest) -> list[Candidate]:
         """Every acceptable candidate for this request, best first (empty: nothing relevant to say)."""
-        post_vector, thread_vector = self.conversation_vectors(request)
+        post_text, post_vector, thread_vector = self.conversation(request)
         site, near_threads = self.community(thread_vector, request.persona)
         if site is None:
             return []
+        model = self.answer_fit
+        post_words = content_words(post_text)
         bank = self.bank
         ids: dict[int, None] = {}
         for hit in bank.by_context.search(post_vector, NEAREST_REPLIES):
@@ -240,6 +275,8 @@ class BankGenerator:
             return []
         rows, threads, thread_sim = rows[keep], threads[keep], thread_sim[keep]
         answers = bank.reply_vectors[rows] @ post_vector
+        fits = model.fits(post_vector, bank.reply_vectors[rows], [post_words],
+                          [self._words_of(bank.replies[int(r)]) for r in rows])
         context = bank.context_vectors[rows] @ post_vector
         interests = self._interest_vectors(request.persona)
         persona = (bank.reply_vectors[rows] @ interests.T).max(axis=1)
@@ -247,7 +284,7 @@ class BankGenerator:
         want = wanted_label(request.act)
         kind = "question" if request.act == "ask_follow_up" else "statement"
         out = []
-        for row, a, c, t, p in zip(rows, answers, context, thread_sim, persona):
+        for row, a, f, c, t, p in zip(rows, answers, fits, context, thread_sim, persona):
             reply = bank.replies[int(row)]
             if request.act == "ask_follow_up":  # a follow-up is a question people asked, in their words
                 found = question(reply.text, style.max_words)
@@ -257,14 +294,14 @@ class BankGenerator:
                 found = passage(reply.text, style.min_words, style.max_words)
                 if found is None or is_question(found.text):
                     continue  # an answer that only asks back is no answer
-            fit = want is not None and self.labels.label(reply.id, kind) == want
+            act_fit = want is not None and self.labels.label(reply.id, kind) == want
             if request.act in ("agree", "disagree"):
                 # the act is carried by the opening sentence(s), kept short: as written by someone who agreed (or
                 # disagreed), or else said in words first ("I disagree: ..."), so the act is what the reply reads as
                 found = passage(reply.text, STATEMENT_WORDS[0], min(STATEMENT_WORDS[1], style.max_words)) or found
-            score = (WEIGHTS["answers"] * a + WEIGHTS["context"] * c + WEIGHTS["thread"] * t
-                     + WEIGHTS["persona"] * p + WEIGHTS["act"] * fit)
-            out.append(Candidate(reply, found, float(score), float(a), float(c), float(t), float(p), fit))
+            score = (WEIGHTS["answers"] * a + WEIGHTS["fit"] * f + WEIGHTS["context"] * c + WEIGHTS["thread"] * t
+                     + WEIGHTS["persona"] * p + WEIGHTS["act"] * act_fit)
+            out.append(Candidate(reply, found, float(score), float(a), float(f), float(c), float(t), float(p), act_fit))
         out.sort(key=lambda c: (-c.score, c.reply.id))
         fitting = [c for c in out if c.act_fit]  # words people wrote as this act
         if request.act == "ask_follow_up" and not request.one_to_one:
@@ -272,19 +309,24 @@ class BankGenerator:
         else:
             pools = [fitting, out] if fitting else [out]
         for pool in pools:
-            responsive = [c for c in self._rerank(pool, post_vector) if c.answers >= RESPONSIVE]
+            responsive = [c for c in self._rerank(pool, post_text, post_vector)
+                          if c.answers >= RESPONSIVE and c.fit >= model.floor]
             if responsive:
                 return responsive
         return []
 
-    def _rerank(self, ranked: list[Candidate], post_vector: np.ndarray) -> list[Candidate]:
+    def _rerank(self, ranked: list[Candidate], post_text: str, post_vector: np.ndarray) -> list[Candidate]:
         """The leaders again, scored on how well the passage itself (what would be posted) answers the post."""
         head = ranked[:RERANK]
         if not head:
             return []
-        answers = self.embedder.embed([clip(c.passage.text) for c in head]) @ post_vector
-        rescored = [replace(c, answers=float(a), score=c.score + WEIGHTS["answers"] * (float(a) - c.answers))
-                    for c, a in zip(head, answers)]
+        texts = [clip(c.passage.text) for c in head]
+        vectors = self.embedder.embed(texts)
+        answers = vectors @ post_vector
+        fits = self.answer_fit.scores(post_vector, vectors, [post_text], texts)
+        rescored = [replace(c, answers=float(a), fit=float(f),
+                            score=c.score + WEIGHTS["answers"] * (float(a) - c.answers) + WEIGHTS["fit"] * (float(f) - c.fit))
+                    for c, a, f in zip(head, answers, fits)]
         rescored.sort(key=lambda c: (-c.score, c.reply.id))
         return rescored
 

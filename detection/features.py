@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from detection.dataset import Forum
+from index.answer_fit import MIN_PAIRS, Pair, content_words
+from index.answer_fit import train as train_answer_fit
+from index.errors import AnswerFitError
 
 FAMILIES = ("timing", "text", "relevance", "coordination")
 DEFAULT_WINDOW_S = 30 * 60.0  # co-activity: two accounts in the same thread within 30 minutes
@@ -363,6 +366,54 @@ def _components(n: int, edges: list[tuple[int, int]]) -> np.ndarray:
 # -- relevance helpers ---------------------------------------------------------------------------------
 
 
+def answered_posts(forum: Forum) -> np.ndarray:
+    """For each post, the post it answers: its parent, else its thread's first post (-1: it opens its thread)."""
+    first: dict[int, int] = {}
+    for i in np.lexsort((np.arange(forum.n_posts), forum.post_time)):
+        first.setdefault(int(forum.post_thread[i]), int(i))
+    answered = np.asarray(forum.post_parent, dtype=np.int64).copy()
+    for i in np.flatnonzero(answered < 0):
+        opener = first[int(forum.post_thread[i])]
+        answered[i] = opener if opener != i else -1
+    return answered
+
+
+def answer_fit(forum: Forum, vectors: Vectors, folds: int = 2) -> np.ndarray:
+    """How well each reply answers the post it replies to (index/answer_fit.py), the way a platform would learn
+    it from its own conversations: trained on the forum's (post, reply) pairs with no labels, cross-fitted by
+    thread, so no reply is scored by a model that saw its own thread. NaN for an opening post, an empty body,
+    or a forum with too few replies to learn from."""
+    answered = answered_posts(forum)
+    rows = np.flatnonzero((answered >= 0) & vectors.post_valid)
+    rows = rows[vectors.post_valid[answered[rows]]]
+    out = np.full(forum.n_posts, NAN)
+    if len(rows) < 2 * MIN_PAIRS * folds:
+        return out
+    title = {int(forum.post_thread[i]): forum.thread_titles[int(forum.post_thread[i])] for i in rows}
+
+    def pair(i: int) -> Pair:
+        parent = int(answered[i])
+        thread = int(forum.post_thread[i])
+        opens = forum.post_parent[i] < 0
+        post = f"{title[thread]}\n{forum.post_body[parent]}" if opens else forum.post_body[parent]
+        return Pair(str(thread), "forum", post, forum.post_body[i])
+
+    pairs = [pair(int(i)) for i in rows]
+    fold = np.asarray([int(forum.post_thread[i]) % folds for i in rows])
+    posts_v, replies_v = vectors.posts[answered[rows]], vectors.posts[rows]
+    for k in range(folds):
+        inside = fold != k
+        try:
+            model = train_answer_fit([p for p, keep in zip(pairs, inside) if keep], posts_v[inside], replies_v[inside])
+        except AnswerFitError:
+            return np.full(forum.n_posts, NAN)
+        outside = np.flatnonzero(~inside)
+        out[rows[outside]] = model.fits(posts_v[outside], replies_v[outside],
+                                        [content_words(pairs[j].post) for j in outside],
+                                        [content_words(pairs[j].reply) for j in outside])
+    return out
+
+
 def thread_neighbours(threads: np.ndarray, most: int = NEIGHBOURS, chunk: int = 1024) -> np.ndarray:
     """Each thread's nearest other threads by cosine, nearest first (at most ``most``)."""
     n = len(threads)
@@ -469,6 +520,7 @@ def post_signals(forum: Forum, vectors: Vectors | None, families: Sequence[str] 
         b.add("relevance", "thread_fit", fit)
         b.add("relevance", "neighbour_hit", hits)
         b.add("relevance", "post_thread_sim", body_sim)
+        b.add("relevance", "answer_fit", answer_fit(forum, vectors))
     if "coordination" in families:
         edges, near = co_activity(forum, np.arange(forum.n_posts), window_s)
         co = np.array([len(near.get(i, ())) for i in range(forum.n_posts)], dtype=np.float64)
@@ -541,6 +593,8 @@ def account_features(signals: Signals, limit: int | None = None) -> FeatureTable
             lambda g: _mean(neighbour_hits(list(dict.fromkeys(forum.post_thread[g].tolist())), signals.neighbours))))
         b.add("relevance", "thread_share", per_account(lambda g: len(set(forum.post_thread[g].tolist())) / len(g)))
         b.add("relevance", "post_thread_sim_mean", per_account(lambda g: _mean(body_sim[g])))
+        fits = posts.column("answer_fit")
+        b.add("relevance", "answer_fit_median", per_account(lambda g: _median(fits[g])))
         b.add("relevance", "starter_share", np.array([
             float(np.mean(opener_of[np.unique(forum.post_thread[g])] == a)) for a, g in enumerate(groups)]))
     if "coordination" in families:

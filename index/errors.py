@@ -27,3 +27,7 @@ class ModelUnavailable(IndexFailure):
 
 class UnknownPersona(IndexFailure):
     """A persona name the matcher was not given."""
+
+
+class AnswerFitError(IndexFailure):
+    """An answer-fit model that cannot be trained or read: too few pairs, or a damaged file."""

@@ -148,3 +148,44 @@ def test_nothing_but_the_platform_view_reaches_a_feature(computed, dataset_dir, 
     signals = post_signals(disguised.forum, embed_forum(disguised.forum, embedder))
     assert np.array_equal(signals.posts.values, computed.signals.posts.values, equal_nan=True)
     assert np.array_equal(account_features(signals).values, computed.accounts.values, equal_nan=True)
+
+
+def test_replies_that_answer_another_post_show_in_answer_fit(embedder):
+    """People's threads of the shipped corpus, where every fifth thread's replies are moved to the next thread of
+    the same site: the moved replies answer another post, and the answer-fit signal, learned from the forum's own
+    pairs with no labels, scores them below the replies that stayed."""
+    from detection.features import answer_fit, answered_posts
+    from tests.conftest import corpus_split
+
+    threads = [t for t in corpus_split()[0] if len(t["posts"]) >= 3][:240]
+    by_site: dict[str, list[int]] = {}
+    for n, thread in enumerate(threads):
+        by_site.setdefault(thread["site"], []).append(n)
+    moved_from = {}
+    for rows in by_site.values():
+        for k, n in enumerate(rows):
+            if k % 5 == 0:
+                moved_from[n] = rows[(k + 1) % len(rows)]
+    accounts, thread_of, parents, times, bodies, moved = [], [], [], [], [], []
+    for n, thread in enumerate(threads):
+        opening = len(bodies)
+        replies = threads[moved_from[n]]["posts"][1:] if n in moved_from else thread["posts"][1:]
+        for k, body in enumerate([thread["posts"][0]["body"]] + [p["body"] for p in replies]):
+            accounts.append(len(accounts) % 97)
+            thread_of.append(n)
+            parents.append(-1 if k == 0 else opening)
+            times.append(n * 1000.0 + k)
+            bodies.append(body)
+            moved.append(k > 0 and n in moved_from)
+    made = Forum(account_ids=tuple(str(a) for a in range(97)), thread_ids=tuple(str(n) for n in range(len(threads))),
+                 thread_titles=tuple(t["title"] for t in threads), post_ids=tuple(str(i) for i in range(len(bodies))),
+                 post_account=np.array(accounts), post_thread=np.array(thread_of), post_parent=np.array(parents),
+                 post_time=np.array(times), post_body=tuple(bodies))
+    fits = answer_fit(made, embed_forum(made, embedder))
+    moved = np.array(moved)
+    opening = answered_posts(made) < 0
+    assert np.isnan(fits[opening]).all() and opening.sum() == len(threads)
+    stayed = fits[~moved & ~opening]
+    assert np.isfinite(stayed).mean() > 0.95
+    print(f"\nanswer fit: replies in their own thread median {np.nanmedian(stayed):.3f}, moved {np.nanmedian(fits[moved]):.3f}")
+    assert np.nanmedian(stayed) > np.nanmedian(fits[moved]) + 0.15
