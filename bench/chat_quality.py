@@ -10,7 +10,9 @@ The questions are real people's: the titles of the demo forum's threads (never i
 persona's interests, phrased as questions. Each question is also asked in a chat that opens with it (no
 greeting), as the baseline. Per turn: the act, whether the persona said nothing useful ("nothing to add"),
 and, for a question, whether it was answered on topic: a bank reply from the question's own site that answers
-it at least as closely as four in five people's replies do (answer fit >= bots.selection.RESPONSIVE). A source
+it at least as closely as four in five people's replies do, by cosine (bots.selection.RESPONSIVE) and by answer fit
+(index/answer_fit.py, its floor). "Nothing to add" is also counted on the questions the bank can answer (a reply
+of the question's site passes both). A source
 is on topic when it cites a thread of the question's site. Personas the bank cannot feed (bots.selection
 coverage) are counted apart. Reply latency p50 is over every turn.
 """
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bots.acts import ActLabels  # noqa: E402
@@ -42,11 +45,14 @@ from bots.rasa_server import RasaServer  # noqa: E402
 from bots.selection import RESPONSIVE, BankGenerator  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
+from index.answer_fit import content_words  # noqa: E402
 from index.build import open_embedder  # noqa: E402
+from index.documents import clip  # noqa: E402
 from murmur.assembly import chat_personas  # noqa: E402
 from murmur.config import load_settings  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 
+WRITTEN = web.AppKey("written", list)  # every reply the generator wrote, in order (one client at a time)
 EVERY = 6  # the demo's forum: the questions come from it, the bank is the rest
 NOTHING = "nothing_relevant_to_say"
 
@@ -73,6 +79,19 @@ def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndar
     return [(titles[i], sites[i]) for i in picked]
 
 
+def answerable(generator: BankGenerator, question: str, site: str) -> bool:
+    """Whether the bank can answer ``question``: a reply of its site answers it above the answer-fit floor and
+    at least as closely as four in five people's replies do (bots.selection.RESPONSIVE)."""
+    bank, model = generator.bank, generator.answer_fit
+    vector = generator.embedder.embed_one(question)
+    rows = np.asarray([r.id for r in bank.replies if bank.site_of(r) == site])
+    if not len(rows):
+        return False
+    fits = model.fits(vector, bank.reply_vectors[rows], [content_words(question)],
+                      [content_words(clip(bank.replies[int(r)].text)) for r in rows])
+    return bool(((fits >= model.floor) & (bank.reply_vectors[rows] @ vector >= RESPONSIVE)).any())
+
+
 class Chat:
     """One web-socket conversation, with what each turn claimed from the bank."""
 
@@ -92,7 +111,8 @@ class Chat:
 
     async def say(self, text: str) -> dict:
         bank = self.app[GENERATOR].bank
-        before = set(bank.used)
+        written = self.app[WRITTEN]
+        before = len(written)
         began = time.perf_counter()
         await self.ws.send_json({"text": text})
         while True:
@@ -100,7 +120,8 @@ class Chat:
             if not frame.get("typing"):
                 break
         self.latencies.append(time.perf_counter() - began)
-        claimed = [bank.replies[i] for i in sorted(bank.used - before)]
+        ids = [(r.source or {}).get("bank_id") or "" for r in written[before:]]
+        claimed = [bank.replies[int(i.split(":")[1])] for i in ids if i.startswith("reply:")]
         frame["claimed"] = claimed
         frame["site"] = bank.site_of(claimed[0]) if claimed else None
         return frame
@@ -113,8 +134,12 @@ class Chat:
             return "nothing to add"
         if frame["site"] != site:
             return "another site"
-        fit = float(self.embedder.embed_one(frame["text"][:1200]) @ self.embedder.embed_one(question))
-        return None if fit >= RESPONSIVE else "answer fit below the floor"
+        generator = self.app[GENERATOR]
+        said, asked = self.embedder.embed_one(frame["text"][:1200]), self.embedder.embed_one(question)
+        fit = generator.answer_fit.fits(asked, said[None, :], [content_words(question)], [content_words(frame["text"])])[0]
+        if float(said @ asked) < RESPONSIVE:
+            return "cosine below people's"
+        return None if fit >= generator.answer_fit.floor else "answer fit below the floor"
 
     def on_topic(self, frame: dict, question: str, site: str, misses: Counter | None = None) -> bool:
         why = self.miss(frame, question, site)
@@ -142,6 +167,15 @@ async def main(args: argparse.Namespace) -> None:
     holder: dict = {}
     app = create_chat_app(settings.chat.model_copy(update={"messages_per_minute": 10_000, "message_burst": 10_000}),
                           personas, BankGenerator(bank, seed=settings.seed, topic_threshold=settings.replies.topic_threshold))
+    app[WRITTEN] = written = []
+    write = app[GENERATOR].write
+
+    async def recorded(request):
+        reply = await write(request)
+        written.append(reply)
+        return reply
+
+    app[GENERATOR].write = recorded
     runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"
     totals: Counter = Counter()
@@ -169,7 +203,11 @@ async def main(args: argparse.Namespace) -> None:
                         acts[answer["act"]] += 1
                         row["asked"] += 1
                         row["on_topic"] += chat.on_topic(answer, question, site, misses if cover.talks else None)
-                        row["nothing"] += answer.get("act") == "answer" and not answer["claimed"]
+                        silent = answer.get("act") == "answer" and not answer["claimed"]
+                        row["nothing"] += silent
+                        if answerable(generator, question, site):
+                            row["answerable"] += 1
+                            row["nothing_answerable"] += silent
                         follow = await chat.say("why?" if n == 0 else "where can I read more about this?")
                         acts[follow["act"]] += 1
                         if n > 0:
@@ -199,7 +237,8 @@ async def main(args: argparse.Namespace) -> None:
             continue
         print(f"{key} personas: questions answered on topic after a greeting {totals[f'{key}:on_topic'] / asked:.0%} "
               f"({totals[f'{key}:on_topic']}/{asked}), with no greeting {totals[f'{key}:plain_on_topic'] / asked:.0%}, "
-              f"'nothing to add' {totals[f'{key}:nothing'] / asked:.0%}, sources on topic "
+              f"'nothing to add' {totals[f'{key}:nothing'] / asked:.0%} (on questions the bank can answer "
+              f"{totals[f'{key}:nothing_answerable']}/{totals[f'{key}:answerable']}), sources on topic "
               f"{totals[f'{key}:source_on_topic']}/{totals[f'{key}:sources']}")
     print(f"acts: {dict(acts)}")
     print(f"why covered personas' questions after a greeting were not answered on topic: {dict(misses)}")

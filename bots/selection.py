@@ -35,7 +35,7 @@ from bots.personas import Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
 from bots.topic import focus, substantive, topic_vector
 from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
-from index.answer_fit import AnswerFit, Pair, content_words
+from index.answer_fit import FLOOR_QUANTILE, AnswerFit, Pair, content_words
 from index.answer_fit import train as train_answer_fit
 from index.documents import ThreadText, clip, thread_vectors
 
@@ -93,6 +93,7 @@ class BankGenerator:
         self.topic_threshold = topic_threshold
         self.labels = labels or ActLabels.by_cues(bank)
         self._fit: AnswerFit | None = None
+        self._floors: dict[str, float] = {}
         self._reply_words: dict[int, frozenset[str]] = {}
         self._interests: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
@@ -115,6 +116,13 @@ class BankGenerator:
                     used.add(int(number))
                     return option
         return None
+
+    def _mark_used(self, option: Reply) -> None:
+        """Recorded as used in this run (what a run's log and tests read), without keeping it from another chat."""
+        bank_id = (option.source or {}).get("bank_id")
+        if bank_id is not None and bank_id.startswith("reply:"):
+            with self._lock:
+                self.bank.used.add(int(bank_id.split(":")[1]))
 
     def observe(self, texts: Sequence[str]) -> int:
         """Posts now in the forum; bank text that repeats them is never used."""
@@ -153,6 +161,15 @@ class BankGenerator:
         if not candidates:
             return self._silence(request, voice, act, NOTHING_RELEVANT)
         options = tuple(self._reply(c, request, voice) for c in candidates[:ALTERNATIVES + 1])
+        if request.one_to_one:
+            # face to face, a conversation is private: a reply is not used up for every other chat, only never
+            # said twice in this one
+            said = {m.text for m in request.conversation if m.author == persona.name}
+            fresh = [o for o in options if o.text not in said]
+            if not fresh:
+                return self._silence(request, voice, act, REPLY_TAKEN)
+            self._mark_used(fresh[0])
+            return Reply(fresh[0].text, act, source=fresh[0].source, alternatives=tuple(fresh))
         if request.claim:
             chosen = self.claim(options)
             if chosen is None:
@@ -220,8 +237,21 @@ class BankGenerator:
             if self._fit is None:
                 bank = self.bank
                 pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
-                self._fit = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
+                model = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
+                fits = model.fits(bank.context_vectors, bank.reply_vectors, [content_words(p.post) for p in pairs],
+                                  [self._words_of(r) for r in bank.replies])
+                asks = np.asarray([r.asks for r in bank.replies])
+                # a follow-up question answers less than an answer does: each kind is held to its own people
+                self._floors = {kind: float(np.quantile(fits[mask], FLOOR_QUANTILE)) if mask.any() else model.floor
+                                for kind, mask in (("statement", ~asks), ("question", asks))}
+                self._fit = model
             return self._fit
+
+    def floor(self, act: str) -> float:
+        """The answer fit a reply must reach for ``act``: what four in five of the bank's real replies of that kind
+        (answers, or follow-up questions) reach for the post they answered."""
+        self.answer_fit  # noqa: B018 (trains it, and its floors, on first use)
+        return self._floors["question" if act == "ask_follow_up" else "statement"]
 
     def _words_of(self, reply: BankReply) -> frozenset[str]:
         found = self._reply_words.get(reply.id)
@@ -229,15 +259,23 @@ class BankGenerator:
             found = self._reply_words[reply.id] = content_words(clip(reply.text))
         return found
 
-    def community(self, thread_vector: np.ndarray, persona: Persona) -> tuple[str | None, list[int]]:
+    def guard(self, request: ReplyRequest) -> float:
+        """The topic guard's threshold: a chat's topic is made of short messages, which come no closer to a bank
+        thread's whole document than an interest does to a question (OPEN_FACTOR); the answer-fit floor still
+        judges every reply against what was asked."""
+        return self.topic_threshold * (OPEN_FACTOR if request.thread_title is None else 1.0)
+
+    def community(self, thread_vector: np.ndarray, persona: Persona,
+                  threshold: float | None = None) -> tuple[str | None, list[int]]:
         """The bank's community nearest the conversation, and its threads close enough to it (the topic guard).
 
         The nearest bank threads vote for their site, each by its closeness to the conversation plus half its
         closeness to the persona's interests: a coffee persona in a thread about "strength" is in the coffee
         community, even when a beer thread is the single nearest one.
         """
+        threshold = self.topic_threshold if threshold is None else threshold
         hits = self.bank.by_thread.search(thread_vector, NEAREST_THREADS)
-        if not hits or hits[0].score < self.topic_threshold:
+        if not hits or hits[0].score < threshold:
             return None, []
         interests = self._interest_vectors(persona)
         votes: Counter[str] = Counter()
@@ -245,16 +283,18 @@ class BankGenerator:
             fit = float((interests @ self.bank.thread_vectors[hit.thread_id]).max())
             votes[self.bank.threads[hit.thread_id].site] += max(hit.score, 0.0) + 0.5 * max(fit, 0.0)
         site = max(votes, key=lambda s: (votes[s], s))
-        near = [h.thread_id for h in hits if h.score >= self.topic_threshold and self.bank.threads[h.thread_id].site == site]
+        near = [h.thread_id for h in hits if h.score >= threshold and self.bank.threads[h.thread_id].site == site]
         return (site, near) if near else (None, [])
 
     def rank(self, request: ReplyRequest) -> list[Candidate]:
         """Every acceptable candidate for this request, best first (empty: nothing relevant to say)."""
         post_text, post_vector, thread_vector = self.conversation(request)
-        site, near_threads = self.community(thread_vector, request.persona)
+        guard = self.guard(request)
+        site, near_threads = self.community(thread_vector, request.persona, guard)
         if site is None:
             return []
         model = self.answer_fit
+        floor = self.floor(request.act)
         post_words = content_words(post_text)
         bank = self.bank
         ids: dict[int, None] = {}
@@ -264,13 +304,13 @@ class BankGenerator:
             ids[hit.thread_id] = None
         for reply in bank.replies_of(near_threads):
             ids[reply] = None
-        chosen = [i for i in ids if i not in bank.used and bank.site_of(bank.replies[i]) == site]
+        chosen = [i for i in ids if (request.one_to_one or i not in bank.used) and bank.site_of(bank.replies[i]) == site]
         if not chosen:
             return []
         rows = np.asarray(chosen)
         threads = np.asarray([bank.replies[i].thread for i in chosen])
         thread_sim = bank.thread_vectors[threads] @ thread_vector
-        keep = thread_sim >= self.topic_threshold
+        keep = thread_sim >= guard
         if not keep.any():
             return []
         rows, threads, thread_sim = rows[keep], threads[keep], thread_sim[keep]
@@ -310,7 +350,7 @@ class BankGenerator:
             pools = [fitting, out] if fitting else [out]
         for pool in pools:
             responsive = [c for c in self._rerank(pool, post_text, post_vector)
-                          if c.answers >= RESPONSIVE and c.fit >= model.floor]
+                          if c.answers >= RESPONSIVE and c.fit >= floor]
             if responsive:
                 return responsive
         return []
@@ -350,7 +390,7 @@ class BankGenerator:
     def _give_source(self, request: ReplyRequest, voice: Voice) -> Reply:
         """Cite a real thread on the conversation's topic from the bank's community, or say there is none."""
         _, thread_vector = self.conversation_vectors(request)
-        site, near = self.community(thread_vector, request.persona)
+        site, near = self.community(thread_vector, request.persona, self.guard(request))
         if site is None:
             text = voice.finish([voice.pick("no_source")], decorate=False)
             return Reply(text, "give_source", reason=NOTHING_RELEVANT)
