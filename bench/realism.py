@@ -57,6 +57,7 @@ from conversations.importers import CORPUS_THREADS  # noqa: E402
 from detection.dataset import load_dataset  # noqa: E402
 from detection.features import embed_forum  # noqa: E402
 from detection.pipeline import run_detection  # noqa: E402
+from detection.decorations import DECORATIONS  # noqa: E402
 from detection.realism import bot_posts_from_log, measure  # noqa: E402
 from index.backends import BACKENDS as EMBEDDING_BACKENDS  # noqa: E402
 from index.cache import text_key  # noqa: E402
@@ -279,6 +280,15 @@ def report(results: dict) -> None:
                    f"{fmt(runs[b]['text_post_roc_auc']['ci'][1])}]" for b in BACKENDS), "report"))
     rows.append(("posts / turns / silent turns", *(f"{runs[b]['posts']} / {runs[b]['turns']} / {runs[b]['silent']}"
                                                    for b in BACKENDS), ""))
+    for name in (*DECORATIONS, "median_words"):
+        def shown(run: dict) -> str:
+            b, p = run["decorations_bots"].get(name), run["decorations_people"].get(name)
+            if b is None or p is None:
+                return ""
+            return f"{b:.0f} (people {p:.0f})" if name == "median_words" else f"{b:.1%} (people {p:.1%})"
+        rows.append((f"decoration: {name.replace('_', ' ')} (share of replies)" if name != "median_words"
+                     else "reply length, median words", shown(splice), shown(bank),
+                     "" if name == "median_words" else "within 1 point of people"))
     width = max(len(r[0]) for r in rows)
     print(f"{'':{width}}  {'splice':>24}  {'bank':>24}  goal")
     for name, a, b, goal in rows:

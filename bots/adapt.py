@@ -33,6 +33,13 @@ _ELSEWHERE = re.compile(
     r"|(?:different|separate|new|another|follow-up) (?:questions?|posts?)|answer(?:s|ed)? the question|vote to close"
     r"|please (?:consider|edit|clarify|add|accept|ask)|split(?:ting)? (?:this|it|them) (?:up|into))",
     re.IGNORECASE)
+# Sentences that speak of the source's own conversation: what its author said before, a day or a person it knew.
+_EARLIER = re.compile(r"\bas i (?:said|mentioned|noted|wrote|explained|suggested)\b|\b(?:said|mentioned|noted|explained) "
+                      r"(?:above|earlier|before|previously)\b|\bearlier in (?:this|the) thread\b", re.IGNORECASE)
+_WHEN = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|yesterday|"
+                   r"this (?:morning|afternoon|evening|weekend)|next (?:week|month)|last (?:week|month))\b", re.IGNORECASE)
+_ADDRESSED = re.compile(r"\b(?i:thanks|thank you|hi|hello|hey|dear|sorry|good luck|congrats|congratulations|welcome),?"
+                        r"\s+([A-Z][a-z]{2,})\b")
 _CODEISH = re.compile(r"[{};=<>\\|`]|^\s*(?:\$|#|//|sudo |def |import |class |return )")
 # A passage must not begin mid-argument.
 _CONNECTIVE = re.compile(r"^(?:but|however|also|so|and|or|then|that said|still|though|although|thus|hence|therefore|"
@@ -74,17 +81,50 @@ def usable(sentence: str) -> bool:
     return sum(c.isalpha() for c in sentence) >= 0.6 * sum(not c.isspace() for c in sentence)
 
 
-def sentences(body: str) -> list[str | None]:
-    """The post's sentences in order, each cleaned, or None where it cannot be used (a break in the run)."""
-    out: list[str | None] = []
+def fits_here(sentence: str, context: str | None) -> bool:
+    """A sentence that refers to nothing the new conversation lacks: a day ("good luck on Monday!") or a person it
+    addresses must be in the conversation's own words, and "as I said above" never is. With no context, only the
+    last is checked."""
+    if _EARLIER.search(sentence):
+        return False
+    if context is None:
+        return True
+    lowered = context.lower()
+    if any(m.group(0).lower() not in lowered for m in _WHEN.finditer(sentence)):
+        return False
+    return all(m.group(1).lower() in lowered for m in _ADDRESSED.finditer(sentence))
+
+
+def sentences(body: str, context: str | None = None) -> list[str | None]:
+    """The post's sentences in order, each cleaned, or None where it cannot be used (a break in the run).
+
+    ``context`` is the new conversation's text: a sentence that refers to something absent from it is not used.
+    """
+    return [sentence for sentence, _ in _sentences_in_paragraphs(body, context)]
+
+
+def _sentences_in_paragraphs(body: str, context: str | None = None) -> list[tuple[str | None, bool]]:
+    """``sentences``, each with whether it opens a paragraph of the source: a passage keeps the paragraphs."""
+    out: list[tuple[str | None, bool]] = []
     for block in _blocks(body):
         if block is None:
-            out.append(None)  # a quoted block or code: never part of a passage, and nothing runs across it
+            out.append((None, True))  # a quoted block or code: never part of a passage, and nothing runs across it
             continue
-        for sentence in _SENTENCE_END.split(block):
+        for n, sentence in enumerate(_SENTENCE_END.split(block)):
             cleaned = clean_sentence(sentence)
-            out.append(cleaned if cleaned and usable(cleaned) else None)
+            out.append((cleaned if cleaned and usable(cleaned) and fits_here(cleaned, context) else None, n == 0))
     return out
+
+
+def _joined(found: list[tuple[str | None, bool]], start: int, end: int) -> str:
+    """Sentences ``start`` to ``end`` as the source had them: one space within a paragraph, a blank line between."""
+    text = ""
+    for n in range(start, end):
+        sentence, opens = found[n]
+        if sentence is None:
+            continue
+        text += ("" if not text else "\n\n" if opens else " ") + sentence
+    return text
 
 
 def _blocks(body: str) -> list[str | None]:
@@ -120,13 +160,14 @@ class Passage:
         return self.first == 0 and self.count == self.of
 
 
-def passage(body: str, min_words: int, max_words: int) -> Passage | None:
+def passage(body: str, min_words: int, max_words: int, context: str | None = None) -> Passage | None:
     """The earliest contiguous run of usable sentences that fits the persona's length, cut at a sentence end.
 
     A run that cannot reach ``min_words`` is still taken when it is the whole source (a short, complete reply);
     a lone sentence longer than ``max_words`` is allowed up to half again as long, and never cut mid-sentence.
     """
-    found = sentences(body)
+    marked = _sentences_in_paragraphs(body, context)
+    found = [sentence for sentence, _ in marked]
     total = len(found)
     start = 0
     while start < total:
@@ -146,16 +187,17 @@ def passage(body: str, min_words: int, max_words: int) -> Passage | None:
             count += n
             end += 1
         if kept:
-            candidate = Passage(" ".join(kept), start, len(kept), total)
+            candidate = Passage(_joined(marked, start, end), start, len(kept), total)
             if count >= min_words or candidate.whole:
                 return candidate
         start = max(end, start + 1)
     return None
 
 
-def question(body: str, max_words: int) -> Passage | None:
+def question(body: str, max_words: int, context: str | None = None) -> Passage | None:
     """A question the reply asks, with the sentence before it when that one leads into it: a follow-up people asked."""
-    found = sentences(body)
+    marked = _sentences_in_paragraphs(body, context)
+    found = [sentence for sentence, _ in marked]
     for j, sentence in enumerate(found):
         if sentence is None or not is_question(sentence) or len(sentence.split()) < 5:
             continue
@@ -168,7 +210,7 @@ def question(body: str, max_words: int) -> Passage | None:
             start = j - 1
         if len(sentence.split()) > max_words * 1.5:
             continue
-        return Passage(" ".join(s for s in found[start:j + 1] if s), start, j + 1 - start, len(found))
+        return Passage(_joined(marked, start, j + 1), start, j + 1 - start, len(found))
     return None
 
 

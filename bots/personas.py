@@ -53,8 +53,17 @@ class Length(_Strict):
 
 
 class Style(_Strict):
-    """How the persona writes."""
+    """How the persona writes.
 
+    ``source: people`` (or ``style: people`` in a persona file) writes in the people's own register: the
+    bank's human words as they were written, with none of the phrases below added (no sign-off, opener,
+    closer, stance lead, emoji, slips or lowercasing), because a bank reply already carries the people's own
+    decorations at the people's own rate (``detection/decorations.py`` measures both). An act is then carried
+    by the reply chosen, never by a lead phrase. ``source: persona`` (the default for hand-written files) adds
+    the phrases as written. Tone still picks the words of greetings and thanks.
+    """
+
+    source: Literal["persona", "people"] = "persona"
     tone: Literal["casual", "formal", "technical"] = "casual"
     length: Length = Length()
     typos: float = Field(0.0, ge=0, le=0.2, description="chance per word of a small slip")
@@ -108,6 +117,20 @@ class Persona(_Strict):
     schedule: Schedule = Schedule()
     limits: Limits = Limits()
     disclose_when_asked: bool = True
+
+    @field_validator("style", mode="before")
+    @classmethod
+    def _people_style(cls, value: object) -> object:
+        if value == "people":
+            return {"source": "people"}
+        if isinstance(value, str):
+            raise ValueError(f"style: {value!r}; write `style: people`, or a mapping with tone, length, ...")
+        return value
+
+    @property
+    def in_peoples_voice(self) -> bool:
+        """Whether the persona writes in the people's own register (``style: people``)."""
+        return self.style.source == "people"
 
     @field_validator("interests")
     @classmethod

@@ -80,6 +80,11 @@ class Candidate:
     act_fit: bool
 
 
+def conversation_text(request: ReplyRequest) -> str:
+    """Everything the conversation has said so far, with its title: what a reply may refer to."""
+    return "\n".join([request.thread_title or "", request.thread_opening or "", *(m.text for m in request.conversation)])
+
+
 class BankGenerator:
     """The ``bank`` backend: response selection from human replies held apart from the forum."""
 
@@ -158,6 +163,12 @@ class BankGenerator:
         if act == "give_source":
             return self._give_source(request, voice)
         candidates = self.rank(request)
+        if not candidates and voice.plain and act in ("agree", "disagree"):
+            # in the people's register an act is carried by the reply chosen: with no reply people wrote as this
+            # act near enough, the bot takes the next act, its own answer to the post
+            act = "answer"
+            request = replace(request, act=act)
+            candidates = self.rank(request)
         if not candidates:
             return self._silence(request, voice, act, NOTHING_RELEVANT)
         options = tuple(self._reply(c, request, voice) for c in candidates[:ALTERNATIVES + 1])
@@ -321,24 +332,25 @@ class BankGenerator:
         interests = self._interest_vectors(request.persona)
         persona = (bank.reply_vectors[rows] @ interests.T).max(axis=1)
         style = request.persona.style.length
+        here = conversation_text(request)  # what a passage may refer to
         want = wanted_label(request.act)
         kind = "question" if request.act == "ask_follow_up" else "statement"
         out = []
         for row, a, f, c, t, p in zip(rows, answers, fits, context, thread_sim, persona):
             reply = bank.replies[int(row)]
             if request.act == "ask_follow_up":  # a follow-up is a question people asked, in their words
-                found = question(reply.text, style.max_words)
+                found = question(reply.text, style.max_words, here)
                 if found is None:
                     continue
             else:
-                found = passage(reply.text, style.min_words, style.max_words)
+                found = passage(reply.text, style.min_words, style.max_words, here)
                 if found is None or is_question(found.text):
                     continue  # an answer that only asks back is no answer
             act_fit = want is not None and self.labels.label(reply.id, kind) == want
             if request.act in ("agree", "disagree"):
                 # the act is carried by the opening sentence(s), kept short: as written by someone who agreed (or
                 # disagreed), or else said in words first ("I disagree: ..."), so the act is what the reply reads as
-                found = passage(reply.text, STATEMENT_WORDS[0], min(STATEMENT_WORDS[1], style.max_words)) or found
+                found = passage(reply.text, STATEMENT_WORDS[0], min(STATEMENT_WORDS[1], style.max_words), here) or found
             score = (WEIGHTS["answers"] * a + WEIGHTS["fit"] * f + WEIGHTS["context"] * c + WEIGHTS["thread"] * t
                      + WEIGHTS["persona"] * p + WEIGHTS["act"] * act_fit)
             out.append(Candidate(reply, found, float(score), float(a), float(f), float(c), float(t), float(p), act_fit))
@@ -346,6 +358,8 @@ class BankGenerator:
         fitting = [c for c in out if c.act_fit]  # words people wrote as this act
         if request.act == "ask_follow_up" and not request.one_to_one:
             pools = [fitting]  # on a forum, better nothing than a question that does not read as one
+        elif request.act in ("agree", "disagree") and request.persona.in_peoples_voice:
+            pools = [fitting]  # no lead phrase to say the act in words: only words people wrote as this act
         else:
             pools = [fitting, out] if fitting else [out]
         for pool in pools:
@@ -392,6 +406,11 @@ class BankGenerator:
         _, thread_vector = self.conversation_vectors(request)
         site, near = self.community(thread_vector, request.persona, self.guard(request))
         if site is None:
+            text = voice.finish([voice.pick("no_source")], decorate=False)
+            return Reply(text, "give_source", reason=NOTHING_RELEVANT)
+        here = " ".join((request.thread_title or "").lower().split())
+        near = [t for t in near if " ".join(self.bank.threads[t].title.lower().split()) != here]  # never its own thread
+        if not near:
             text = voice.finish([voice.pick("no_source")], decorate=False)
             return Reply(text, "give_source", reason=NOTHING_RELEVANT)
         thread = self.bank.threads[near[0]]

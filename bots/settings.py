@@ -112,6 +112,10 @@ class SwarmSettings(Section):
     behaviour: Literal["persona", "fitted"] = Field(
         "persona", description="persona: each persona's own schedule; fitted: rates, hours, gaps and reply delays "
                                "drawn from the forum's people")
+    population: Literal["persona", "people"] = Field(
+        "persona", description="persona: one account per persona, posting as its schedule allows; people: accounts "
+                               "whose posts over the run, handles and number per persona are drawn from the forum's "
+                               "people (most post once or twice), at most one account of a persona in a thread")
     account_age_days: tuple[float, float] | None = Field(
         None, description="a bot account's age at its first post, drawn uniformly from [min, max] days; "
                           "empty: as old as the forum's people's accounts were at theirs")

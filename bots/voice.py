@@ -80,8 +80,15 @@ class Voice:
         options = _PHRASES[kind][self.persona.style.tone]
         return self.rng.choice(options)
 
+    @property
+    def plain(self) -> bool:
+        """The people's own register (``style: people``): words as people wrote them, nothing added."""
+        return self.persona.style.source == "people"
+
     def frame(self, text: str, *, lead: str = "", opening: bool = True, closing: bool = True) -> list[str]:
         """One passage with, sometimes, the persona's own opener and closer; ``lead`` (an act's word) comes first."""
+        if self.plain:
+            return [text]
         style = self.persona.style
         openers = [o for o in style.openers if short(o)] if opening else []
         closers = [c for c in style.closers if short(c)]
@@ -109,6 +116,8 @@ class Voice:
         limit = style.length.max_words if max_words is None else max_words
         if len(text.split()) > limit:
             text = cut_to_sentences(text, limit)
+        if self.plain:
+            return text[: self.persona.limits.max_reply_chars].strip()
         if decorate and style.typos:
             text = self._typos(text, style.typos)
         if style.lowercase:

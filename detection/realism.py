@@ -11,7 +11,10 @@ Measures, each for the bots and for the people of the threads the bots posted in
   someone else's), and the detectors' own copy features per account;
 - sources: replies whose words come from a thread of another site;
 - act fit: the NLU reads an ``agree`` as agree, a ``disagree`` as disagree, a
-  follow-up as a question.
+  follow-up as a question;
+- decorations: the share of replies with a sign-off, stock opener or closer, stance
+  lead, trailing emoji, all-lowercase text or a quote (``detection/decorations.py``),
+  and the median length, each beside the people's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from detection.dataset import Dataset
+from detection.decorations import DECORATIONS, rates
 from detection.features import SHINGLE, Vectors, _words, account_features, post_signals
 
 COPY_FEATURES = ("copy_share_mean", "shared_sentences_mean")
@@ -53,6 +57,21 @@ class Realism:
     act_fit: dict[str, float] = field(default_factory=dict)  # per act, and "all"
     act_counts: dict[str, int] = field(default_factory=dict)
     people_intents: dict[str, float] = field(default_factory=dict)  # how the NLU reads the people's replies
+    decorations_bots: dict[str, float] = field(default_factory=dict)  # share of replies, per decoration (and words)
+    decorations_people: dict[str, float] = field(default_factory=dict)
+
+    def decoration_lines(self) -> list[str]:
+        """One line per decoration: the bots' rate beside the people's of the same threads."""
+        if not self.decorations_bots:
+            return []
+        lines = [f"{'decoration':<14} {'bots':>7} {'people':>7} {'gap':>7}"]
+        for name in (*DECORATIONS, "median_words"):
+            b, p = self.decorations_bots[name], self.decorations_people[name]
+            if name == "median_words":
+                lines.append(f"{'median words':<14} {b:>7.0f} {p:>7.0f} {b - p:>+7.0f}")
+            else:
+                lines.append(f"{name:<14} {b:>7.1%} {p:>7.1%} {(b - p) * 100:>+6.1f}p")
+        return lines
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
@@ -114,6 +133,9 @@ def measure(dataset: Dataset, vectors: Vectors, bot_posts: dict[str, BotPost], *
         run_other_share=float(np.mean(run_other)) if len(bots) else float("nan"),
         cross_site_share=float(np.mean(crossed)) if crossed else None,
         copy_people_range=people_range, copy_bots=bots_median, copy_bots_outside=outside)
+    for side, rows in (("bots", bots), ("people", people)):
+        measured = rates(forum.post_body[int(i)] for i in rows)
+        setattr(report, f"decorations_{side}", {**measured.rates, "median_words": measured.median_words})
     if parse is not None:
         _act_fit(report, dataset, bots, people, bot_posts, parse)
     return report

@@ -371,7 +371,8 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
     model's ``start_training``, when the caller began it earlier.
     """
     from bots.swarm import Swarm
-    from bots.swarm.forum_view import library_threads, load_threads, people_posts
+    from bots.swarm.forum_view import library_threads, load_threads, people_handles, people_posts
+    from bots.swarm.population import Population
     from bots.swarm.timing import PeopleTiming
     from conversations.client import ForumClient
     from tqdm import tqdm
@@ -392,6 +393,15 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
         echo(f"reading the forum at {forum_url} ...")
         threads, latest_seq = await load_threads(admin, progress=progress)
         people = PeopleTiming.of(people_posts(threads, {}))  # what the forum held at the start: nothing from later
+        population = None
+        if settings.swarm.population == "people":
+            try:
+                span = ((replay.until - replay.start).total_seconds() / 3600 if replay is not None
+                        else hours or settings.swarm.hours)
+                population = Population.of(((a, c) for a, c, _, _ in people_posts(threads, {})),
+                                           people_handles(threads, {}), span)
+            except ValueError as exc:
+                raise MurmurError(str(exc)) from None
         embedder = embedder or open_embedder(settings.index)
         echo(f"indexing {len(threads)} threads (cached embeddings are reused) ...")
         index = new_index(settings.index, embedder)
@@ -412,7 +422,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
                           embedder=embedder, index=index, matcher=matcher, settings=settings.swarm, seed=seed,
                           run_id=run_id, log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress,
-                          hooks=hooks, replay=replay, people=people)
+                          hooks=hooks, replay=replay, people=people, population=population)
             span = (replay.until - replay.start).total_seconds() / 3600 if replay else swarm.hours
             echo(f"swarm {run_id}: {len(swarm.bots)} bots, {span:g} h of forum time on the {swarm.clock_kind} clock "
                  f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")

@@ -93,17 +93,18 @@ def import_command(ctx: click.Context, path: Path | None, seed: bool, corpus: bo
               help="forum time per wall second (1440: a day in a minute); 0 runs as fast as it can")
 @click.option("--keep-serving", is_flag=True, help="keep the forum up after the summary, until Ctrl-C")
 @click.option("--for", "duration", type=float, default=None, help="with --keep-serving: stop after this many seconds")
-@click.option("--replay", is_flag=True, help="put the bots on the people's own timeline: replay the corpus sample "
-                                            "(sites aligned) and run the bots inside its window")
+@click.option("--classic", is_flag=True, help="the earlier demo: one account per persona on its own schedule, after "
+                                             "the people's clock, instead of accounts shaped like the people's")
+@click.option("--replay", is_flag=True, help="with --classic: put the bots on the people's own timeline all the same")
 @click.pass_context
 def demo(ctx: click.Context, port: int | None, db: Path, speed: float, keep_serving: bool, duration: float | None,
-         replay: bool) -> None:
+         classic: bool, replay: bool) -> None:
     """The main job on embedded defaults: a seeded test forum, a swarm of persona bots over one simulated day,
     and what offline detection makes of it."""
     from murmur.demo import run_demo
 
     asyncio.run(run_demo(_settings(ctx), db=db, port=port, speed=speed, keep_serving=keep_serving, duration=duration,
-                         replay=replay))
+                         replay=replay or not classic, credible=not classic))
 
 
 from murmur.bots_commands import chat, train  # noqa: E402  (commands live in their own modules)

@@ -28,6 +28,9 @@ from murmur.loading import import_path
 from murmur.serving import start_site, wait_for_stop
 
 STEPS = 6
+# Accounts shaped like the people's post about once or twice each, as most people do: the credible demo runs more
+# of them than the classic one's 20 (one per persona, dozens of posts each), for a comparable number of bot posts.
+CREDIBLE_ACCOUNTS = 60
 SAMPLE_EVERY = 6  # the forum holds every 6th corpus thread (~300, all six sites); the other 5/6 are the reply bank
 
 
@@ -41,11 +44,17 @@ def _fresh(db: Path) -> None:
 
 
 async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: float, keep_serving: bool,
-                   duration: float | None = None, admin_token: str | None = None, replay: bool = False) -> None:
+                   duration: float | None = None, admin_token: str | None = None, replay: bool = False,
+                   credible: bool = False) -> None:
+    """``credible``: the most credible bots murmur makes (with ``replay``): behaviour fitted to the people and
+    accounts shaped like theirs; otherwise the settings as given."""
     import secrets
 
     from murmur.assembly import default_run_id, run_swarm, start_training
 
+    if credible:
+        settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={
+            "behaviour": "fitted", "population": "people", "bots": max(settings.swarm.bots, CREDIBLE_ACCOUNTS)})})
     _fresh(db)
     training = start_training(settings, lambda line: click.echo(f"    {line}"))  # beside steps 1-3
     plan = None
@@ -77,6 +86,10 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                  "forum and the index; a minute or two the first time)")
         run_id = default_run_id(settings.seed)
         pace = _Pace(speed)
+        timeline = "the people's own timeline (replay)" if replay else "after the people's clock"
+        note = "" if credible else " (the classic demo; without --classic, the most credible bots)"
+        click.echo(f"    settings: {timeline}, behaviour {settings.swarm.behaviour}, population "
+                   f"{settings.swarm.population}, replies {settings.replies.backend}{note}")
         _step(5, f"a swarm of {settings.swarm.bots} bots over {settings.swarm.hours:g} simulated hours "
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
         result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,

@@ -47,6 +47,8 @@ def _when(option: str, text: str | None):
 @click.option("--align-sites", is_flag=True, help="with --replay: shift each site's times (gaps kept) so all start together")
 @click.option("--behaviour", type=click.Choice(["persona", "fitted"]), default=None,
               help="persona schedules, or timing fitted to the forum's people (default: swarm.behaviour)")
+@click.option("--population", type=click.Choice(["persona", "people"]), default=None,
+              help="one account per persona, or accounts shaped like the forum's people (default: swarm.population)")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="run the turns on Ray worker actors: on the cluster at ADDRESS (e.g. 10.0.0.5:6379), or alone, "
                    "on a local cluster started here")
@@ -55,7 +57,8 @@ def _when(option: str, text: str | None):
 @click.pass_context
 def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_dir: Path | None, hours: float | None,
           clock: str | None, seed: int | None, run_id: str | None, allow_remote: bool, replay_paths: tuple[Path, ...],
-          start: str | None, until: str | None, align_sites: bool, behaviour: str | None, ray_address: str | None,
+          start: str | None, until: str | None, align_sites: bool, behaviour: str | None, population: str | None,
+          ray_address: str | None,
           workers: int) -> None:
     """Bots that follow the forum, find threads through the index, join them by the join policy and post.
 
@@ -70,6 +73,8 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
     url = check_forum_url(forum_url or f"http://{settings.forum.host}:{settings.forum.port}", allow_remote)
     if behaviour:
         settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"behaviour": behaviour})})
+    if population:
+        settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"population": population})})
     plan = None
     if replay_paths:
         from bots.swarm.replay import read_replay

@@ -30,6 +30,7 @@ class Bot:
     posts_by_day: Counter[date] = field(default_factory=Counter)
     posts_by_thread: Counter[int] = field(default_factory=Counter)
     posts_made: int = 0  # numbers its idempotency keys
+    budget: int | None = None  # posts over the whole run (swarm.population: people); None: the schedule's only
     failures: int = 0
 
     def awake(self, moment: datetime) -> bool:
@@ -40,6 +41,10 @@ class Bot:
 
     def posts_today(self, moment: datetime) -> int:
         return self.posts_by_day[self.day(moment)]
+
+    @property
+    def posts_in_run(self) -> int:
+        return sum(self.posts_by_thread.values())
 
     def count_post(self, moment: datetime, thread_id: int) -> None:
         self.posts_by_day[self.day(moment)] += 1
@@ -53,10 +58,12 @@ def active_at(persona: Persona, moment: datetime) -> bool:
 
 
 def make_bots(personas: list[Persona], count: int,
-              timing: Callable[[str, Persona], Timing] | None = None) -> list[Bot]:
+              timing: Callable[[str, Persona], Timing] | None = None,
+              accounts: Callable[[int], tuple[str, int]] | None = None) -> list[Bot]:
     """``count`` bots over the personas in turn: the first bot of a persona is named after it, the rest numbered.
 
-    ``timing(name, persona)`` gives each bot its behaviour (default: the persona's schedule).
+    ``timing(name, persona)`` gives each bot its behaviour (default: the persona's schedule); ``accounts(i)``, where
+    given, the i-th bot's handle and budget of posts over the run instead (``swarm.population: people``).
     """
     if not personas:
         return []
@@ -64,8 +71,12 @@ def make_bots(personas: list[Persona], count: int,
     bots = []
     for i in range(count):
         persona = personas[i % len(personas)]
-        copy = i // len(personas)
-        suffix = f"-{copy + 1}" if copy else ""
-        name = persona.name[: HANDLE_MAX - len(suffix)] + suffix
-        bots.append(Bot(name, persona, timing(name, persona)))
+        budget = None
+        if accounts is not None:
+            name, budget = accounts(i)
+        else:
+            copy = i // len(personas)
+            suffix = f"-{copy + 1}" if copy else ""
+            name = persona.name[: HANDLE_MAX - len(suffix)] + suffix
+        bots.append(Bot(name, persona, timing(name, persona), budget=budget))
     return bots

@@ -37,6 +37,7 @@ from bots.personas import Persona
 from bots.replies import ReplyGenerator
 from bots.swarm.bots import Bot, make_bots
 from bots.swarm.replay import ReplayPlan, ReplayPost, replay_chunks
+from bots.swarm.population import Population
 from bots.swarm.timing import PeopleTiming, PersonaTiming, Timing
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
@@ -135,7 +136,7 @@ class Swarm:
                  matcher: Matcher, settings: SwarmSettings, seed: int, run_id: str, log_path: Path,
                  bots: int | None = None, hours: float | None = None, clock: str | None = None, progress: bool = True,
                  hooks: SwarmHooks | None = None, replay: ReplayPlan | None = None,
-                 people: PeopleTiming | None = None) -> None:
+                 people: PeopleTiming | None = None, population: Population | None = None) -> None:
         self.admin = admin
         self.settings = settings
         self.seed = seed
@@ -150,13 +151,14 @@ class Swarm:
         self.personas = {p.name: p for p in personas}
         self.replay = replay
         self.people = people
-        self.bots = make_bots(personas, settings.bots if bots is None else bots, self._timing_for)
+        self.population = population
+        self.bots = make_bots(personas, settings.bots if bots is None else bots, self._timing_for, self._accounts())
         self.bots_of: dict[str, list[Bot]] = defaultdict(list)
         for bot in self.bots:
             self.bots_of[bot.persona.name].append(bot)
         self.hours = settings.hours if hours is None else hours
         self.clock_kind = clock or settings.clock
-        self.policy = JoinPolicy(settings, seed)
+        self.policy = JoinPolicy(settings, seed, {b.name: b.persona.name for b in self.bots})
         self.log = RunLog(log_path)
         self.log_path = Path(log_path)
         self.progress_enabled = progress
@@ -184,7 +186,8 @@ class Swarm:
         self.log.write("run", run_id=self.run_id, seed=self.seed, bots=len(self.bots),
                        hours=(end - start).total_seconds() / 3600, clock=self.clock_kind, start=format_time(start),
                        personas=sorted(self.personas), generator=self.generator.name, threads=len(self.threads),
-                       behaviour=self.settings.behaviour, **replay)
+                       behaviour=self.settings.behaviour, population=self.settings.population,
+                       budgets={b.name: b.budget for b in self.bots if b.budget is not None}, **replay)
         for post in self.replay.posts if self.replay else ():
             self._schedule(post.at, "replay", None, post=post)
         for bot in self.bots:
@@ -242,6 +245,17 @@ class Swarm:
     def _schedule(self, at: datetime, kind: str, bot: Bot | None, **data: Any) -> None:
         heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, data))
 
+    def _accounts(self):
+        """With ``swarm.population: people``, each bot's handle and posts over the run, drawn from the people."""
+        if self.settings.population != "people":
+            return None
+        if self.population is None:
+            raise SwarmError("swarm.population: people needs the forum's people to draw accounts from; "
+                             "replay or import a corpus, or use population: persona")
+        used: set[str] = set()
+        return lambda i: (self.population.handle(draw(self.seed, "handle", i), used),
+                          self.population.budget(draw(self.seed, "budget", i)))
+
     def _timing_for(self, name: str, persona: Persona) -> Timing:
         """The bot's behaviour: its persona's schedule, or drawn from the forum's people (swarm.behaviour: fitted)."""
         if self.settings.behaviour == "fitted":
@@ -263,7 +277,7 @@ class Swarm:
             created = format_time(first_post - timedelta(seconds=age))
         data = await self._forum(lambda: self.admin.create_bot_account(
             bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
-            display_name=bot.persona.shown_name, created_at=created))
+            display_name=bot.name if self.population is not None else bot.persona.shown_name, created_at=created))
         bot.account_id, bot.token = data["account"]["id"], data["token"]
         self.bot_accounts[bot.account_id] = bot.name
         self.log.write("bot", bot=bot.name, persona=bot.persona.name, account_id=bot.account_id, reused=data["reused"],

@@ -26,6 +26,7 @@ class SeenPost:
     created_at: str
     parent_id: int | None = None
     author_since: str | None = None  # when the author's account was made (what any visitor of the forum sees)
+    author_handle: str | None = None
 
 
 @dataclass
@@ -59,8 +60,8 @@ class ThreadState:
 
 def thread_from_api(data: dict[str, Any]) -> ThreadState:
     thread = data["thread"]
-    posts = [SeenPost(p["id"], p["author"]["id"], p["body"], p["created_at"], p.get("parent_id"), p["author"].get("created_at"))
-             for p in data["posts"]]
+    posts = [SeenPost(p["id"], p["author"]["id"], p["body"], p["created_at"], p.get("parent_id"), p["author"].get("created_at"),
+                      p["author"].get("handle")) for p in data["posts"]]
     return ThreadState(thread["id"], thread["title"], posts)
 
 
@@ -93,6 +94,12 @@ async def load_threads(client: "ForumClient", *, concurrency: int = 16, page: in
 def library_threads(threads: dict[int, ThreadState], max_posts: int = 12) -> dict[int, tuple[str, list[str]]]:
     """The shape bots.library.Library takes: thread id -> (title, post bodies)."""
     return {t.id: (t.title, [p.body for p in t.posts[:max_posts]]) for t in threads.values() if t.posts}
+
+
+def people_handles(threads: dict[int, ThreadState], bot_accounts: dict[int, str]) -> set[str]:
+    """The handles of the forum's people: only their shapes are ever used, and none is ever taken."""
+    return {p.author_handle for t in threads.values() for p in t.posts
+            if p.author_id not in bot_accounts and p.author_handle}
 
 
 def people_posts(threads: dict[int, ThreadState], bot_accounts: dict[int, str]):

@@ -16,8 +16,8 @@ from bots.swarm.bots import Bot
 from bots.swarm.forum_view import ThreadState
 from bots.settings import SwarmSettings
 
-REASONS = ("joined", "below_threshold", "busy", "asleep", "daily_budget", "cooldown", "thread_limit", "own_post",
-           "bots_per_thread", "consecutive_bots", "draw")
+REASONS = ("joined", "below_threshold", "busy", "asleep", "run_budget", "daily_budget", "cooldown", "thread_limit",
+           "own_post", "persona_in_thread", "bots_per_thread", "consecutive_bots", "draw")
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ def draw(seed: int, *parts: object) -> random.Random:
 
 
 class JoinPolicy:
-    def __init__(self, settings: SwarmSettings, seed: int) -> None:
+    def __init__(self, settings: SwarmSettings, seed: int, persona_of: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.seed = seed
+        self.persona_of = persona_of or {}  # bot name -> persona name: one account of a persona per thread
 
     def can_post(self, bot: Bot, now: datetime) -> str | None:
         """The reason a bot cannot post anything now, or None: schedule, budget, cool-down, a reply in progress."""
@@ -42,6 +43,8 @@ class JoinPolicy:
             return "busy"
         if not bot.awake(now):
             return "asleep"
+        if bot.budget is not None and bot.posts_in_run >= bot.budget:
+            return "run_budget"
         if bot.posts_today(now) >= bot.timing.posts_per_day:
             return "daily_budget"
         if bot.last_post_at is not None and (now - bot.last_post_at).total_seconds() < 60 * bot.timing.min_minutes_between_posts:
@@ -59,6 +62,9 @@ class JoinPolicy:
         if thread.posts and thread.posts[-1].author_id == bot.account_id:
             return Decision(False, "own_post")
         present = thread.bot_authors(bot_accounts) | thread.pending
+        if self.settings.population == "people" and any(
+                other != bot.name and self.persona_of.get(other) == bot.persona.name for other in present):
+            return Decision(False, "persona_in_thread")
         if bot.name not in present and len(present) >= self.settings.max_bots_per_thread:
             return Decision(False, "bots_per_thread")
         if thread.bot_tail(bot_accounts) + len(thread.pending) >= self.settings.max_consecutive_bot_posts:

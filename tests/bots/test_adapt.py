@@ -113,3 +113,20 @@ def test_a_link_that_stood_for_a_word_takes_its_sentence_with_it_and_votes_are_n
                     "Try the article (http://x.org/hops) on hops, it is short and clear.", 3, 40)
     assert found.text == "Try the article on hops, it is short and clear."
     assert not usable("-1 This is not true, the widget holds nitrogen.")
+
+
+@pytest.mark.parametrize(("sentence", "context", "fits"), [
+    ("Good luck on Monday!", "how long should I revise before my exam?", False),
+    ("Good luck on Monday!", "my exam is on Monday, how long should I revise?", True),
+    ("Thanks Dave, that was the missing piece.", "why does my shot run fast?", False),
+    ("Thanks Dave, that was the missing piece.", "Dave here: why does my shot run fast?", True),
+    ("As I said above, the grind comes first.", "why does my shot run fast?", False),
+    ("The grind comes first, then the dose.", "why does my shot run fast?", True),
+])
+def test_a_sentence_that_refers_to_what_the_conversation_lacks_is_not_used(sentence, context, fits):
+    from bots.adapt import fits_here
+
+    assert fits_here(sentence, context) is fits
+    body = f"Espresso is mostly about the grind and the dose together. {sentence}"
+    kept = passage(body, 3, 80, context)
+    assert kept is not None and (sentence in kept.text) is fits

@@ -60,14 +60,21 @@ async def test_demo_runs_a_swarm_on_a_fresh_forum_and_ends_with_a_summary(tmp_pa
     assert "who ought to be in the newest conversations" in text
     assert "mean relevance of joins" in text and "threads joined" in text
     assert "what an offline detector makes of it" in text
+    # the default is the most credible bots: the people's timeline, fitted behaviour, accounts shaped like theirs
+    assert "settings: the people's own timeline (replay), behaviour fitted, population people, replies bank" in text
     with sqlite3.connect(db) as conn:
         bot_posts = conn.execute("SELECT count(*) FROM posts p JOIN gt_accounts g ON g.account_id = p.author_id").fetchone()[0]
         with_provenance = conn.execute("SELECT count(*) FROM gt_posts WHERE post_id IS NOT NULL").fetchone()[0]
         imported = [row[0] for row in conn.execute("SELECT external_id FROM threads WHERE external_id IS NOT NULL")]
         sources = [json.loads(e).get("source") for (e,) in conn.execute("SELECT extra FROM gt_posts WHERE post_id IS NOT NULL")]
+        handles = [h for (h,) in conn.execute("SELECT a.handle FROM accounts a JOIN gt_accounts g ON g.account_id = a.id")]
+        personas = {p for (p,) in conn.execute("SELECT persona FROM gt_accounts")}
     assert bot_posts >= 10 and with_provenance == bot_posts
-    # real conversations: a few hundred corpus threads from the shipped corpus's sites, none of the seed threads
-    assert len(imported) >= 300 and len({e.split(":")[0] for e in imported}) >= 5
+    # accounts shaped like the people's: many, each posting about as often as people do, none named after its persona
+    assert len(handles) >= 10 and not set(handles) & personas
+    assert bot_posts <= 4 * len(handles)
+    # real conversations: corpus threads of the window from the shipped corpus's sites, none of the seed threads
+    assert len(imported) >= 100 and len({e.split(":")[0] for e in imported}) >= 5
     assert not any(e.startswith("seed") for e in imported)
     # the bots' words come from the reply bank (real people's replies and questions), never from the forum
     # (a greeting or a thank-you is the persona's own short formula, with no source)

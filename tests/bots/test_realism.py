@@ -44,6 +44,9 @@ async def test_bank_replies_are_credible_beside_the_people_of_the_same_threads(t
         assert low <= r.copy_bots[name] <= high, name
         assert r.copy_bots_outside[name] <= 0.1, name
     assert r.act_fit["all"] >= 0.7, r.act_fit
+    print("\n".join(r.decoration_lines()))
+    for name in ("sign_off", "emoji", "stance_lead"):  # the corpus personas' `style: people` adds none of its own
+        assert r.decorations_bots[name] <= r.decorations_people[name] + 0.03, (name, r.decoration_lines())
     # every bot post's words are recorded with where they came from, as ground truth only
     with sqlite3.connect(run.db) as conn:
         recorded = [(action, json.loads(e or "{}")) for action, e in conn.execute(

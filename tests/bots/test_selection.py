@@ -179,3 +179,42 @@ async def test_a_source_is_a_real_thread_on_the_topic_or_none(bank):
     none = await generator.write(ReplyRequest(persona, "give_source", (Message("user", "Where can I read about "
                                                                                        "repotting a monstera?"),), "p"))
     assert none.reason == NOTHING_RELEVANT and none.text and "/q/" not in none.text
+
+
+async def test_in_the_peoples_voice_nothing_is_added_to_the_peoples_words(bank):
+    """`style: people` (the corpus personas'): a reply is a run of its source's own sentences, with no sign-off,
+    opener, closer, act lead or emoji of the persona's, so the people's decorations come at the people's rate."""
+    bank, forum = bank
+    generator = BankGenerator(bank, labels=ActLabels.by_cues(bank))
+    checked = 0
+    for thread in _sample(forum, 24):
+        persona = PERSONAS[SITE_PERSONA[thread["site"]]]
+        assert persona.in_peoples_voice and persona.model_copy(update={"style": persona.style.model_copy(
+            update={"source": "persona"})}).style.openers  # the hand-written phrases are still there to ask for
+        for act in ("answer", "agree", "disagree"):
+            reply = await generator.write(_request(thread, act, claim=False))
+            if not reply.text:
+                continue
+            source = bank.replies[int(reply.source["bank_id"].split(":")[1])]
+            kept = sentences(source.text)
+            runs = {" ".join(s for s in kept[i:j]).lower() for i in range(len(kept)) for j in range(i + 1, len(kept) + 1)
+                    if None not in kept[i:j]}
+            assert " ".join(reply.text.lower().split()) in runs, (act, reply.text, source.text)
+            added = [p for p in (*persona.style.openers, *persona.style.closers, persona.style.signature or "\0")
+                     if p.lower() in reply.text.lower() and p.lower() not in source.text.lower()]
+            assert not added, (added, reply.text)
+            checked += 1
+    assert checked >= 20
+
+
+async def test_in_the_peoples_voice_an_act_no_reply_performs_becomes_an_answer(bank):
+    bank, forum = bank
+    generator = BankGenerator(bank, labels=ActLabels.by_cues(bank))
+    for thread in _sample(forum, 40):
+        if generator.rank(_request(thread, "disagree")) or not generator.rank(_request(thread)):
+            continue
+        reply = await generator.write(_request(thread, "disagree", claim=False))
+        assert reply.act == "answer" and reply.text and not reply.text.lower().startswith("i disagree")
+        break
+    else:
+        pytest.fail("no thread in the sample without a disagreeing reply near enough, but with an answer")

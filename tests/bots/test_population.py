@@ -1,0 +1,88 @@
+"""Accounts shaped like the people's: budgets from the people's own posts per window, handles in their shapes."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from bots.personas import CORPUS_PERSONAS, load_personas
+from bots.settings import SwarmSettings
+from bots.swarm.bots import make_bots
+from bots.swarm.forum_view import SeenPost, ThreadState
+from bots.swarm.policy import JoinPolicy
+from bots.swarm.population import MIN_PEOPLE, Population, handle_shape
+
+START = datetime(2020, 1, 1, tzinfo=timezone.utc)
+PEOPLE = [f"user{n}" for n in range(100, 160)] + [f"Alice{n}" for n in range(20)] + ["cHao", "beer_5160", "Rory_Alsop"]
+
+
+def people_posts(seed: int = 3) -> list[tuple[int, str]]:
+    """A heavy tail, as forums have: 80 people post once, 15 post a few times, 5 post every day of 30."""
+    rng = random.Random(seed)
+    posts = []
+    for person in range(100):
+        count = 1 if person < 80 else (rng.randint(2, 5) if person < 95 else 30)
+        for k in range(count):
+            moment = START + timedelta(days=k if count == 30 else rng.uniform(0, 30))
+            posts.append((person, moment.isoformat()))
+    return posts
+
+
+def test_budgets_follow_the_peoples_whole_distribution_with_its_tail():
+    population = Population.of(people_posts(), PEOPLE, hours=24 * 30)  # one window: the whole month
+    assert population.people == 100
+    drawn = [population.budget(random.Random(f"b{i}")) for i in range(4000)]
+    assert 0.75 <= np.mean(np.asarray(drawn) == 1) <= 0.85  # most post once
+    assert max(drawn) == 30 and np.mean(np.asarray(drawn) >= 30) == pytest.approx(0.05, abs=0.015)  # a few, a lot
+
+
+def test_a_window_shorter_than_the_history_counts_posts_per_window():
+    population = Population.of(people_posts(), PEOPLE, hours=24)
+    assert population.budgets.max() <= 5  # the daily posters post about once a day, never 30 in one
+    assert population.budgets.min() == 1
+
+
+def test_the_same_seed_draws_the_same_accounts_and_no_handle_is_a_persons():
+    population = Population.of(people_posts(), PEOPLE, hours=24 * 30)
+    personas = load_personas(CORPUS_PERSONAS)
+
+    def accounts(seed: int):
+        used: set[str] = set()
+        return make_bots(personas, 60, accounts=lambda i: (population.handle(random.Random(f"{seed}:{i}"), used),
+                                                            population.budget(random.Random(f"{seed}:b{i}"))))
+
+    first, again, other = accounts(0), accounts(0), accounts(1)
+    assert [(b.name, b.budget) for b in first] == [(b.name, b.budget) for b in again]
+    assert [b.name for b in first] != [b.name for b in other]
+    names = [b.name for b in first]
+    assert len(set(names)) == 60 and not {n.lower() for n in names} & {p.lower() for p in PEOPLE}
+    assert not {n.lower() for n in names} & {p.name for p in personas}
+    shapes = [handle_shape(n) for n in names]
+    assert shapes.count("user_digits") > shapes.count("capital_digits") > 0  # as the people's: mostly userNNN
+
+
+def test_too_few_people_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match=f"at least {MIN_PEOPLE} people.*population: persona"):
+        Population.of([(1, START.isoformat())], ["someone"], hours=24)
+
+
+def test_one_account_of_a_persona_per_thread_and_a_spent_budget_stops_a_bot():
+    persona = load_personas(CORPUS_PERSONAS)[0]
+    persona = persona.model_copy(update={"schedule": persona.schedule.model_copy(
+        update={"active_hours": (0, 23), "timezone": "UTC"})})  # awake at noon
+    settings = SwarmSettings(population="people", join_probability=1.0, max_bots_per_thread=5)
+    bots = make_bots([persona], 2, accounts=lambda i: (f"acct{i}", 1))
+    policy = JoinPolicy(settings, 0, {b.name: b.persona.name for b in bots})
+    first, second = bots
+    first.account_id, second.account_id = 11, 12
+    noon = START.replace(hour=12)
+    thread = ThreadState(1, "a thread", [SeenPost(1, 99, "a question", START.isoformat())])
+    assert policy.decide(first, thread, 1.0, noon, {11: "acct0", 12: "acct1"}).joined
+    thread.posts.append(SeenPost(2, 11, "an answer", noon.isoformat()))
+    first.count_post(noon, 1)
+    assert policy.decide(second, thread, 1.0, noon, {11: "acct0", 12: "acct1"}).reason == "persona_in_thread"
+    other = ThreadState(2, "another", [SeenPost(3, 99, "a question", START.isoformat())])
+    assert policy.decide(first, other, 1.0, noon + timedelta(hours=1), {11: "acct0"}).reason == "run_budget"
