@@ -6,7 +6,7 @@
    cross-validation on the training side alone that chose the regularisation C.
 2. Selection (bots/selection.py) on the tuning split, every 4th thread from the second: the forum is those
    threads, the bank the rest. For each people's reply there, the bank's choice for the post it answered, per
-   weight given to answer fit (cosine takes the rest of the 0.6 the two share). Prints the chosen replies'
+   weight given to answer fit beside cosine's 0.6. Prints the chosen replies'
    median answer fit and cosine against the people's real replies to the same posts, and how often the bot
    has nothing to say. The weight is chosen here, never on the split the demo and the tests judge on.
 """
@@ -107,9 +107,8 @@ def selection_report(threads, embedder, weights: list[float], posts: int) -> Non
     print(f"\nselection on the tuning split (every 4th thread from the 2nd; {len(asks)} people's replies): "
           f"people's median answer fit {np.median(people_fit):.3f}, cosine {np.median(people_cos):.3f}")
     base = dict(selection.WEIGHTS)
-    share = base["answers"] + base["fit"]
     for weight in weights:
-        selection.WEIGHTS.update(answers=share - weight, fit=weight)
+        selection.WEIGHTS.update(fit=weight)  # beside cosine's weight, which stays
         fits, coss, silent = [], [], 0
         for thread, parent, _ in tqdm(asks, desc=f"fit weight {weight:g}", unit="post", leave=False,
                                          disable=not sys.stderr.isatty()):

@@ -146,6 +146,7 @@ class ReplyBank:
         self.used: set[int] = set()  # replies used in this run, or found in the forum
         self.used_questions: set[int] = set()
         self._runs = _RunTable(self.replies, self.threads)
+        self.answer_fit = None  # (model, floors) once a generator has trained it (bots/selection.py): one per bank
 
     def _context_text(self, reply: BankReply) -> str:
         thread = self.threads[reply.thread]

@@ -31,7 +31,7 @@ import numpy as np
 from bots.acts import STATEMENT_WORDS, ActLabels, wanted_label
 from bots.adapt import Passage, is_question, passage, question
 from bots.bank import BankReply, BankThread, ReplyBank
-from bots.personas import Persona
+from bots.personas import Length, Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
 from bots.topic import focus, substantive, topic_vector
 from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
@@ -46,9 +46,9 @@ NEAREST_REPLIES = 60
 ALTERNATIVES = 4  # next-best replies offered with each choice, for a caller that claims in its own order
 # Chosen on a tuning split of the corpus (every 4th thread from the second on), disjoint from the splits the demo,
 # the tests and bench/realism.py judge on (every 6th thread): how well a reply answers the post comes first.
-# Answer fit takes a quarter of the answering weight cosine had alone, chosen in bench/answer_fit.py on the same
-# tuning split: with its floor, more weight moved the bots' answer fit further above the people's for little gain.
-WEIGHTS = {"answers": 0.45, "fit": 0.15, "context": 0.15, "thread": 0.1, "persona": 0.05, "act": 0.1}
+# Answer fit is weighed beside cosine (which keeps its 0.6), chosen in bench/answer_fit.py on the same tuning split:
+# with its floor, more weight moved the bots' answer fit further above the people's and their cosine below it.
+WEIGHTS = {"answers": 0.6, "fit": 0.15, "context": 0.15, "thread": 0.1, "persona": 0.05, "act": 0.1}
 RERANK = 8
 # A reply must answer the post at least as closely as four in five people's replies do (the 20th percentile of
 # reply-to-post cosine among the people of the tuning split was 0.35): below it, the bot has nothing to say there.
@@ -80,6 +80,19 @@ class Candidate:
     act_fit: bool
 
 
+PEOPLE_MIN_WORDS = 5
+CHARS_PER_WORD = 7  # a long reply in the people's register is cut at a sentence end within the persona's max_reply_chars
+
+
+def lengths(persona: Persona) -> Length:
+    """How long a reply may be: the persona's length, or in the people's register (``style: people``) the people's
+    own, a reply as long as it was written, up to what the persona may post (a sentence end within its limit)."""
+    if persona.in_peoples_voice:
+        return Length(min_words=PEOPLE_MIN_WORDS, max_words=max(PEOPLE_MIN_WORDS + 5,
+                                                                 persona.limits.max_reply_chars // CHARS_PER_WORD))
+    return persona.style.length
+
+
 def conversation_text(request: ReplyRequest) -> str:
     """Everything the conversation has said so far, with its title: what a reply may refer to."""
     return "\n".join([request.thread_title or "", request.thread_opening or "", *(m.text for m in request.conversation)])
@@ -102,6 +115,7 @@ class BankGenerator:
         self._reply_words: dict[int, frozenset[str]] = {}
         self._interests: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
+        self.answer_fit  # noqa: B018 (trained now, with the bank, not on the first reply)
 
     # -- the ReplyGenerator interface -------------------------------------------------------------------
 
@@ -213,7 +227,7 @@ class BankGenerator:
     @staticmethod
     def _room(persona: Persona) -> int:
         """A passage is already cut to the persona's length; the finish only guards against the extreme."""
-        return int(persona.style.length.max_words * 1.5) + 2 * MAX_PHRASE_WORDS
+        return int(lengths(persona).max_words * 1.5) + 2 * MAX_PHRASE_WORDS
 
     def conversation_vectors(self, request: ReplyRequest) -> tuple[np.ndarray, np.ndarray]:
         """The post being answered and the thread it is in, as vectors (from the embedding cache when seen)."""
@@ -243,25 +257,28 @@ class BankGenerator:
 
     @property
     def answer_fit(self) -> AnswerFit:
-        """The answer-fit model of this bank, trained on its own (post, reply) pairs the first time it is needed."""
+        """The answer-fit model of this bank, trained on its own (post, reply) pairs when the generator is made
+        (a few seconds, before the first reply rather than during it), once per bank."""
         with self._lock:
             if self._fit is None:
                 bank = self.bank
-                pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
-                model = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
-                fits = model.fits(bank.context_vectors, bank.reply_vectors, [content_words(p.post) for p in pairs],
-                                  [self._words_of(r) for r in bank.replies])
-                asks = np.asarray([r.asks for r in bank.replies])
-                # a follow-up question answers less than an answer does: each kind is held to its own people
-                self._floors = {kind: float(np.quantile(fits[mask], FLOOR_QUANTILE)) if mask.any() else model.floor
-                                for kind, mask in (("statement", ~asks), ("question", asks))}
-                self._fit = model
+                if bank.answer_fit is None:
+                    pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
+                    model = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
+                    fits = model.fits(bank.context_vectors, bank.reply_vectors, [content_words(p.post) for p in pairs],
+                                      [self._words_of(r) for r in bank.replies])
+                    asks = np.asarray([r.asks for r in bank.replies])
+                    # a follow-up question answers less than an answer does: each kind is held to its own people
+                    floors = {kind: float(np.quantile(fits[mask], FLOOR_QUANTILE)) if mask.any() else model.floor
+                              for kind, mask in (("statement", ~asks), ("question", asks))}
+                    bank.answer_fit = (model, floors)
+                self._fit, self._floors = bank.answer_fit[0], dict(bank.answer_fit[1])
             return self._fit
 
     def floor(self, act: str) -> float:
         """The answer fit a reply must reach for ``act``: what four in five of the bank's real replies of that kind
         (answers, or follow-up questions) reach for the post they answered."""
-        self.answer_fit  # noqa: B018 (trains it, and its floors, on first use)
+        self.answer_fit  # noqa: B018 (trained, with its floors, when the generator was made)
         return self._floors["question" if act == "ask_follow_up" else "statement"]
 
     def _words_of(self, reply: BankReply) -> frozenset[str]:
@@ -331,7 +348,7 @@ class BankGenerator:
         context = bank.context_vectors[rows] @ post_vector
         interests = self._interest_vectors(request.persona)
         persona = (bank.reply_vectors[rows] @ interests.T).max(axis=1)
-        style = request.persona.style.length
+        style = lengths(request.persona)
         here = conversation_text(request)  # what a passage may refer to
         want = wanted_label(request.act)
         kind = "question" if request.act == "ask_follow_up" else "statement"

@@ -145,14 +145,14 @@ def social_reply(voice: Voice, act: str) -> Reply:
 
 
 def cut_to_sentences(text: str, max_words: int) -> str:
-    kept, count = [], 0
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
-        n = len(sentence.split())
-        if count + n > max_words and kept:
+    parts = re.split(r"(?<=[.!?])(\s+)", text)  # sentences, each followed by the space that ended it
+    result, count = "", 0
+    for i in range(0, len(parts), 2):
+        n = len(parts[i].split())
+        if count + n > max_words and result:
             break
-        kept.append(sentence)
+        result += (parts[i - 1] if i else "") + parts[i]  # a paragraph break stays one
         count += n
-    result = " ".join(kept)
     if len(result.split()) > max_words:
         result = " ".join(result.split()[:max_words]).rstrip(",;:") + "..."
     return result

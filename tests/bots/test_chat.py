@@ -448,7 +448,7 @@ async def test_rasas_webchat_widget_in_a_real_browser_talks_to_a_persona_that_sa
         await expect(answers).not_to_have_count(1)
         await page.fill(".rw-new-message", "wait, are you a bot?")
         await page.keyboard.press("Enter")
-        await expect(answers.last).to_contain_text("not a person")
+        await expect(answers.last).to_contain_text("not a person", timeout=30_000)  # after every bubble of the answer
         # between the two disclosures, in one bubble per paragraph: the one bank reply the question's turn chose
         used = _claimed(app, before)
         assert len(used) == 1 and bank.site_of(used[0]) == "coffee"

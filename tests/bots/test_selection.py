@@ -29,9 +29,11 @@ def bank(corpus_bank):
     bank.used_questions.clear()
 
 
-def _request(thread: dict, act: str = "answer", post: int = 1, persona: str | None = None, **extra) -> ReplyRequest:
+def _request(thread: dict, act: str = "answer", post: int = 1, persona: str | None = None, source: str | None = None,
+             **extra) -> ReplyRequest:
     persona = PERSONAS[persona or SITE_PERSONA[thread["site"]]]
-    persona = persona.model_copy(update={"style": persona.style.model_copy(update={"typos": 0.0})})  # words as written
+    style = {"typos": 0.0} | ({"source": source} if source else {})  # words as written; a voice asked for
+    persona = persona.model_copy(update={"style": persona.style.model_copy(update=style)})
     text = thread["posts"][min(post, len(thread["posts"]) - 1)]["body"]
     return ReplyRequest(persona, act, (Message("user", text),), f"c-{thread['thread_id']}", thread_title=thread["title"],
                         thread_opening=thread["posts"][0]["body"], **extra)
@@ -117,13 +119,15 @@ async def test_acts_pick_replies_that_perform_them(bank):
         if asked.text:
             follow_ups += 1
             assert _body_of(asked.text, PERSONAS[SITE_PERSONA[thread["site"]]]).rstrip().endswith("?"), asked.text
-        ranked = generator.rank(_request(thread, "disagree"))
+        ranked = generator.rank(_request(thread, "disagree", source="persona"))
         if ranked:
             disagreements += 1
             best = ranked[0]
             # a reply people wrote as disagreement wins when one is near enough; otherwise the act is said in words
-            reply = await generator.write(_request(thread, "disagree", claim=False))
+            reply = await generator.write(_request(thread, "disagree", source="persona", claim=False))
             assert best.act_fit or reply.text.lower().startswith("i disagree:")
+        # in the people's register there is no lead phrase: only replies people wrote as disagreement
+        assert all(c.act_fit for c in generator.rank(_request(thread, "disagree")))
     assert follow_ups >= 6 and disagreements >= 6
 
 
