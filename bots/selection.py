@@ -110,12 +110,14 @@ class BankGenerator:
         self.seed = seed
         self.topic_threshold = topic_threshold
         self.labels = labels or ActLabels.by_cues(bank)
-        self._fit: AnswerFit | None = None
-        self._floors: dict[str, float] = {}
         self._reply_words: dict[int, frozenset[str]] = {}
         self._interests: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
-        self.answer_fit  # noqa: B018 (trained now, with the bank, not on the first reply)
+        # trained now, with the bank, not on the first reply; once per bank
+        if bank.answer_fit is None:
+            bank.answer_fit = self._train_answer_fit()
+        self.answer_fit: AnswerFit = bank.answer_fit[0]
+        self._floors: dict[str, float] = dict(bank.answer_fit[1])
 
     # -- the ReplyGenerator interface -------------------------------------------------------------------
 
@@ -255,30 +257,22 @@ class BankGenerator:
         thread = thread_vectors(self.embedder, [ThreadText(0, title, opening)])[0]
         return post[:1200], self.embedder.embed_one(post[:1200]), thread
 
-    @property
-    def answer_fit(self) -> AnswerFit:
-        """The answer-fit model of this bank, trained on its own (post, reply) pairs when the generator is made
-        (a few seconds, before the first reply rather than during it), once per bank."""
-        with self._lock:
-            if self._fit is None:
-                bank = self.bank
-                if bank.answer_fit is None:
-                    pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
-                    model = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
-                    fits = model.fits(bank.context_vectors, bank.reply_vectors, [content_words(p.post) for p in pairs],
-                                      [self._words_of(r) for r in bank.replies])
-                    asks = np.asarray([r.asks for r in bank.replies])
-                    # a follow-up question answers less than an answer does: each kind is held to its own people
-                    floors = {kind: float(np.quantile(fits[mask], FLOOR_QUANTILE)) if mask.any() else model.floor
-                              for kind, mask in (("statement", ~asks), ("question", asks))}
-                    bank.answer_fit = (model, floors)
-                self._fit, self._floors = bank.answer_fit[0], dict(bank.answer_fit[1])
-            return self._fit
+    def _train_answer_fit(self) -> tuple[AnswerFit, dict[str, float]]:
+        """The answer-fit model of this bank, trained on its own (post, reply) pairs (a few seconds), and its floors."""
+        bank = self.bank
+        pairs = [Pair(str(r.thread), bank.site_of(r), r.context, r.text) for r in bank.replies]
+        model = train_answer_fit(pairs, bank.context_vectors, bank.reply_vectors)
+        fits = model.fits(bank.context_vectors, bank.reply_vectors, [content_words(p.post) for p in pairs],
+                          [self._words_of(r) for r in bank.replies])
+        asks = np.asarray([r.asks for r in bank.replies])
+        # a follow-up question answers less than an answer does: each kind is held to its own people
+        floors = {kind: float(np.quantile(fits[mask], FLOOR_QUANTILE)) if mask.any() else model.floor
+                  for kind, mask in (("statement", ~asks), ("question", asks))}
+        return model, floors
 
     def floor(self, act: str) -> float:
         """The answer fit a reply must reach for ``act``: what four in five of the bank's real replies of that kind
         (answers, or follow-up questions) reach for the post they answered."""
-        self.answer_fit  # noqa: B018 (trained, with its floors, when the generator was made)
         return self._floors["question" if act == "ask_follow_up" else "statement"]
 
     def _words_of(self, reply: BankReply) -> frozenset[str]:

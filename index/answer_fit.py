@@ -97,9 +97,11 @@ class AnswerFit:
             post_words = list(post_words) * len(reply_vectors)
         if not (len(post_vectors) == len(reply_vectors) == len(post_words) == len(reply_words)):
             raise ValueError("answer fit: one post (or one per reply) and one set of words per text")
-        product = post_vectors * reply_vectors
-        lexical = np.array([self.lexical_features(p, r) for p, r in zip(post_words, reply_words)]).reshape(-1, 4)
-        return product @ self.product + self.cosine * product.sum(axis=1) + lexical @ self.lexical + self.bias
+        return self._linear(_features(self, post_vectors, reply_vectors, post_words, reply_words))
+
+    def _linear(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of feature rows as ``_features`` makes them."""
+        return features @ np.r_[self.product, self.cosine, self.lexical] + self.bias
 
     def fits(self, post_vectors: np.ndarray, reply_vectors: np.ndarray, post_words: Sequence[frozenset[str]],
              reply_words: Sequence[frozenset[str]]) -> np.ndarray:
@@ -194,6 +196,5 @@ def evaluate(model: AnswerFit, pairs: Sequence[Pair], post_vectors: np.ndarray, 
     x, y = _labelled(model, pairs, post_vectors, reply_vectors)
     if not len(y) or len(set(y)) < 2:
         raise AnswerFitError("answer fit: no held-out pairs with a hard negative to judge on")
-    dims = post_vectors.shape[1]
-    logits = x[:, :dims] @ model.product + model.cosine * x[:, dims] + x[:, dims + 1:] @ model.lexical + model.bias
-    return FitReport(int(len(y) // 2), float(roc_auc_score(y, logits)), float(roc_auc_score(y, x[:, dims])))
+    cosine = x[:, post_vectors.shape[1]]
+    return FitReport(int(len(y) // 2), float(roc_auc_score(y, model._linear(x))), float(roc_auc_score(y, cosine)))
