@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ RERANK = 8
 RESPONSIVE = 0.35  # the best candidates are scored again on the words they would post (the passage), not the whole reply
 
 
+LINK = re.compile(r"https?://\S+")  # a reply that cites something: how the people give a source
 OPEN_FACTOR = 0.8  # an interest (a short phrase) needs this share of topic_threshold to a bank question to open on
 
 
@@ -177,8 +179,15 @@ class BankGenerator:
         if act == "stay_silent":
             return self._silence(request, voice, act, "rasa_chose_silence")
         if act == "give_source":
-            return self._give_source(request, voice)
-        candidates = self.rank(request)
+            if not voice.plain:
+                return self._give_source(request, voice)
+            # in the people's register a source is given as people give one: a reply of theirs that answers the
+            # post and cites something; else the thread itself, its title and address, with no stock phrase
+            candidates = [c for c in self.rank(replace(request, act="answer")) if LINK.search(c.passage.text)]
+            if not candidates:
+                return self._give_source(request, voice)
+        else:
+            candidates = self.rank(request)
         if not candidates and voice.plain and act in ("agree", "disagree"):
             # in the people's register an act is carried by the reply chosen: with no reply people wrote as this
             # act near enough, the bot takes the next act, its own answer to the post
@@ -417,17 +426,21 @@ class BankGenerator:
         _, thread_vector = self.conversation_vectors(request)
         site, near = self.community(thread_vector, request.persona, self.guard(request))
         if site is None:
-            text = voice.finish([voice.pick("no_source")], decorate=False)
-            return Reply(text, "give_source", reason=NOTHING_RELEVANT)
+            return self._no_source(request, voice)
         here = " ".join((request.thread_title or "").lower().split())
         near = [t for t in near if " ".join(self.bank.threads[t].title.lower().split()) != here]  # never its own thread
         if not near:
-            text = voice.finish([voice.pick("no_source")], decorate=False)
-            return Reply(text, "give_source", reason=NOTHING_RELEVANT)
+            return self._no_source(request, voice)
         thread = self.bank.threads[near[0]]
         where = f" ({thread.source_url})" if thread.source_url else ""
-        text = voice.finish([f'{voice.pick("source")} "{thread.title}"{where}'], decorate=False)
+        cited = f"{thread.title}{where}" if voice.plain else f'{voice.pick("source")} "{thread.title}"{where}'
+        text = voice.finish([cited], decorate=False)
         return Reply(text, "give_source", source={"bank_id": None, "thread": thread.external_id, "site": site})
+
+    def _no_source(self, request: ReplyRequest, voice: Voice) -> Reply:
+        """Face to face, the persona says it knows no source; on a forum, like people who know none, it posts nothing."""
+        text = voice.finish([voice.pick("no_source")], decorate=False) if request.one_to_one else ""
+        return Reply(text, "give_source", reason=NOTHING_RELEVANT)
 
     def _open_thread(self, persona: Persona, interest: str, key: str) -> Opening | None:
         """A real question from the bank on one of the persona's interests, never one the forum holds or had."""

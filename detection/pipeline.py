@@ -51,6 +51,7 @@ from detection.features import (
     post_signals,
 )
 from detection.metrics import FPR_LEVELS
+from detection.two_sample import distances, two_sample_tests
 
 REPORT_SCHEMA_VERSION = 1
 POSTS_SEEN = (1, 2, 3, 5, 10, 20)
@@ -235,6 +236,8 @@ def _results(dataset: Dataset, names: list[str], families: tuple[str, ...], avai
                   for name in curve_names}
     features = {"accounts": feature_separation(accounts, truth.account_synthetic),
                 "posts": feature_separation(posts, truth.post_synthetic)}
+    two_sample = two_sample_tests(accounts, truth.account_synthetic, families, seed)
+    apart = distances(dataset.forum, truth.account_synthetic, truth.post_synthetic, posts)
     summary = summarize(dataset)
     sizes = data[0].split
     protocol = {
@@ -257,6 +260,8 @@ def _results(dataset: Dataset, names: list[str], families: tuple[str, ...], avai
         "baseline_choices": {k: dict(v.most_common()) for k, v in choices.items()},
         "posts_seen": posts_seen,
         "features": features,
+        "two_sample": two_sample,
+        "distances": apart,
     }
     if "baseline" in evaluation.accounts:
         learned = [n for n in ("combined", "boosted") if n in evaluation.accounts]

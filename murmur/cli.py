@@ -113,8 +113,9 @@ from murmur.detect_commands import detect, export, ladder  # noqa: E402
 from murmur.swarm_commands import swarm  # noqa: E402
 from murmur.anticipate_commands import anticipate  # noqa: E402
 from murmur.data_commands import data  # noqa: E402
+from murmur.personas_commands import personas  # noqa: E402
 
-for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate, data):
+for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate, data, personas):
     cli.add_command(_command)
 
 

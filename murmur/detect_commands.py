@@ -74,22 +74,30 @@ def _names(values: tuple[str, ...], allowed: tuple[str, ...], option: str) -> tu
 @click.option("--generators", multiple=True, help="splice, bank (default: both)")
 @click.option("--clocks", multiple=True, help="after, replay (default: both)")
 @click.option("--behaviours", multiple=True, help="persona, fitted (default: both)")
+@click.option("--populations", multiple=True,
+              help="persona, people (default: persona; people draws accounts and budgets from the forum's people)")
+@click.option("--people-accounts", type=click.IntRange(1, 10_000), default=60, show_default=True,
+              help="bot accounts in a population people cell (--bots is for persona cells)")
 @click.option("--splits", type=int, default=5, show_default=True)
 @click.option("--bootstrap", type=int, default=200, show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.pass_context
 def ladder(ctx: click.Context, out_dir: Path, days: float, bots: int, every: int, generators: tuple[str, ...],
-           clocks: tuple[str, ...], behaviours: tuple[str, ...], splits: int, bootstrap: int, quiet: bool) -> None:
-    """For each cell of generator x clock x behaviour: a swarm on the same corpus forum, `murmur detect` on it, and
-    what decides the result. Writes ladder.html (a table and a plot per family) and ladder.json."""
+           clocks: tuple[str, ...], behaviours: tuple[str, ...], populations: tuple[str, ...], people_accounts: int,
+           splits: int, bootstrap: int, quiet: bool) -> None:
+    """For each cell of generator x clock x behaviour x population: a swarm on the same corpus forum, `murmur detect`
+    on it, and what decides the result, with two-sample tests and distances between bots and people. Writes
+    ladder.html (a table and plots per family) and ladder.json."""
     import asyncio
 
-    from murmur.ladder import BEHAVIOURS, CLOCKS, GENERATORS, HEADER, cells_of, run_ladder, table_rows
+    from murmur.ladder import BEHAVIOURS, CLOCKS, GENERATORS, HEADER, POPULATIONS, cells_of, run_ladder, table_rows
 
     cells = cells_of(_names(generators, GENERATORS, "--generators"), _names(clocks, CLOCKS, "--clocks"),
-                     _names(behaviours, BEHAVIOURS, "--behaviours"))
+                     _names(behaviours, BEHAVIOURS, "--behaviours"),
+                     _names(populations or ("persona",), POPULATIONS, "--populations"))
     results = asyncio.run(run_ladder(_settings(ctx), out=out_dir, cells=cells, every=every, days=days, bots=bots,
-                                     splits=splits, bootstrap=bootstrap, progress=not quiet, echo=click.echo))
+                                     people_accounts=people_accounts, splits=splits, bootstrap=bootstrap,
+                                     progress=not quiet, echo=click.echo))
     click.echo(" | ".join(HEADER))
     for row in table_rows(results):
         click.echo(" | ".join(row))

@@ -20,10 +20,13 @@ from conversations.client import ForumClient
 from conversations.importers import CORPUS_DIR
 from conversations.importers.jsonl import open_jsonl
 from conversations.server import create_app
+from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
 from murmur.config import Settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
+RASA_BIN = rasa_bin_in(DEFAULT_VENV)
+TEST_EPOCHS = 30    # murmur's default (rasa.epochs); held-out accuracy is tested at this length
 CHROMIUM = "/usr/bin/chromium"  # Debian's (Playwright's own browser download cannot reach the network here)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -215,3 +218,40 @@ def _corpus_bank_embedding(request: pytest.FixtureRequest):
 def corpus_bank(_corpus_bank_embedding: concurrent.futures.Future) -> tuple:
     """The corpus source's reply bank, embedded, and its forum."""
     return _corpus_bank_embedding.result()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The session's Rasa model training (~2 min), started with the session's first test in a thread when a
+    selected test needs the model, so that it overlaps the tests that do not."""
+    if not selected_tests_use(request, "rasa_model"):
+        yield None
+        return
+    out = tmp_path_factory.mktemp("rasa-models")
+    with in_background(lambda: train_model(RASA_DIR, out, epochs=TEST_EPOCHS, rasa_bin=RASA_BIN),
+                       "rasa-training") as training:
+        yield training
+
+
+@pytest.fixture(scope="session")
+def rasa_model(_training: concurrent.futures.Future) -> TrainResult:
+    """The project's model, trained once per session into a temporary folder."""
+    return _training.result()
+
+
+WAITS_FOR = (("rasa_model",), ("corpus_bank", "corpus_source"))  # background work, latest ready first
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that wait on the session's background work (the Rasa model's training, then the corpus bank's
+    embedding) run after those that wait on nothing, a whole module at a time (its module fixtures set up once),
+    so that the work overlaps tests instead of being waited for at the start."""
+    def waits(item: pytest.Item) -> int:
+        names = set(getattr(item, "fixturenames", ()))
+        return next((len(WAITS_FOR) - n for n, fixtures in enumerate(WAITS_FOR) if names & set(fixtures)), 0)
+
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_rank[module] = max(module_rank.get(module, 0), waits(item))
+    items.sort(key=lambda item: module_rank[item.nodeid.split("::")[0]])  # stable: the order within a rank stays

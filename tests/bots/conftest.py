@@ -1,8 +1,6 @@
-"""Rasa fixtures: one model trained per test session, one Rasa server started for it.
+"""Rasa fixtures: one Rasa server started for the session's model (trained in ``tests/conftest.py``).
 
-Training (~80 s) is paid once, only when a selected test needs the model, and starts with the
-session's first test here, in a thread, so that it overlaps the CPU work before it is needed
-(the reply bank's embedding). The server (~30 s) starts for the first test that asks for it. The server's custom actions go to a stub action server
+The server (~30 s) starts for the first test that asks for it. The server's custom actions go to a stub action server
 that records what Rasa asked for and answers with the action's name; a test can answer
 otherwise (e.g. forward to murmur's own action handler) with ``with action_stub.responding(fn):``
 and so reuse the same Rasa server.
@@ -10,7 +8,6 @@ and so reuse the same Rasa server.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,11 +19,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from bots.rasa_server import RasaServer
-from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
-from tests.conftest import in_background, selected_tests_use, serve
-
-RASA_BIN = rasa_bin_in(DEFAULT_VENV)
-TEST_EPOCHS = 30    # murmur's default (rasa.epochs); held-out accuracy is tested at this length
+from bots.training import TrainResult
+from tests.conftest import RASA_BIN, TEST_EPOCHS, serve  # noqa: F401  (TEST_EPOCHS: for the tests here)
 
 
 def echo_action(payload: dict[str, Any]) -> dict[str, Any]:
@@ -55,22 +49,6 @@ class ActionStub:
             self.respond = previous
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The session's model training, started now in a thread when a selected test needs the model."""
-    if not selected_tests_use(request, "rasa_model"):
-        yield None
-        return
-    out = tmp_path_factory.mktemp("rasa-models")
-    with in_background(lambda: train_model(RASA_DIR, out, epochs=TEST_EPOCHS, rasa_bin=RASA_BIN),
-                       "rasa-training") as training:
-        yield training
-
-
-@pytest.fixture(scope="session")
-def rasa_model(_training: concurrent.futures.Future) -> TrainResult:
-    """The project's model, trained once per session into a temporary folder."""
-    return _training.result()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -178,11 +179,21 @@ async def test_a_source_is_a_real_thread_on_the_topic_or_none(bank):
     generator = BankGenerator(bank)
     coffee = next(t for t in forum if t["site"] == "coffee" and len(t["posts"]) >= 2)
     cited = await generator.write(_request(coffee, "give_source"))
-    assert cited.source["site"] == "coffee" and "stackexchange.com/q/" in cited.text
+    assert cited.source["site"] == "coffee" and "http" in cited.text
+    if cited.source["bank_id"] is None:  # the thread itself: its title and address, as people cite, no stock lead
+        assert "stackexchange.com/q/" in cited.text and not cited.text.startswith(("See this", "Reference:"))
+    else:  # a reply of the people's that cites something and answers the post
+        assert cited.source["bank_id"].startswith("reply:") and cited.source["answer_fit"] > 0
+    # in the persona's own voice, the thread with the persona's lead
     persona = PERSONAS["home-barista"]
-    none = await generator.write(ReplyRequest(persona, "give_source", (Message("user", "Where can I read about "
-                                                                                       "repotting a monstera?"),), "p"))
-    assert none.reason == NOTHING_RELEVANT and none.text and "/q/" not in none.text
+    voiced = persona.model_copy(update={"style": persona.style.model_copy(update={"source": "persona"})})
+    led = await generator.write(replace(_request(coffee, "give_source"), persona=voiced))
+    assert "stackexchange.com/q/" in led.text and led.source["bank_id"] is None
+    asked = (Message("user", "Where can I read about repotting a monstera?"),)
+    none = await generator.write(ReplyRequest(persona, "give_source", asked, "p", one_to_one=True))
+    assert none.reason == NOTHING_RELEVANT and none.text and "/q/" not in none.text  # face to face it says so
+    silent = await generator.write(ReplyRequest(persona, "give_source", asked, "p"))
+    assert silent.reason == NOTHING_RELEVANT and not silent.text  # on a forum it posts nothing
 
 
 async def test_in_the_peoples_voice_nothing_is_added_to_the_peoples_words(bank):

@@ -61,6 +61,14 @@ def test_report_files_exist_and_hold_the_numbers(report):
     seen = [row["k"] for row in results["posts_seen"]["combined"]]
     assert seen[:4] == [1, 2, 3, 5] and seen[-1] == "all"
     assert results["protocol"]["seed"] == 5 and results["dataset"]["accounts"] == {"synthetic": 40, "human": 256, "without_posts": 0}
+    # how far bots are from people: a two-sample test per family on balanced samples, and KS distances
+    assert set(results["two_sample"]) == set(results["ablation"])
+    for test in results["two_sample"].values():
+        assert test["per_class"] == 40 and test["ci"][0] <= test["accuracy"] <= test["ci"][1]
+    assert max(t["accuracy"] for t in results["two_sample"].values()) >= 0.8  # this forum's bots are easy to tell
+    assert {"posts_per_account", "reply_latency", "post_length", "answer_fit"} <= {
+        m for m, d in results["distances"].items() if d and 0 <= d["ks"] <= 1}
+    assert 'id="two-sample"' in html and 'id="distances"' in html
 
 
 def test_summary_lines_and_closing_note_agree_with_the_numbers(report):
