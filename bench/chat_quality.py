@@ -7,7 +7,8 @@ ones), a scripted chat over the real web socket, the real Rasa server and model,
     hi there -> question 1 -> why? -> question 2 -> where can I read more about this? -> thanks
 
 The questions are real people's: the titles of the demo forum's threads (never in the bank) nearest the
-persona's interests, phrased as questions. Each question is also asked in a chat that opens with it (no
+persona's interests, phrased as questions, from the persona's own site when it has one (the corpus personas';
+`--any-site` lifts that). Each question is also asked in a chat that opens with it (no
 greeting), as the baseline. Per turn: the act, whether the persona said nothing useful ("nothing to add"),
 and, for a question, whether it was answered on topic: a bank reply from the question's own site that answers
 it at least as closely as four in five people's replies do, by cosine (bots.selection.RESPONSIVE) and by answer fit
@@ -65,10 +66,23 @@ def forum_questions() -> tuple[list[str], list[str], list[str]]:
     return titles, [t.external_id.split(":")[0] for t in kept], [p.body for t in kept for p in t.posts]
 
 
-def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndarray, embedder, count: int):
-    """The ``count`` forum questions nearest the persona's interests (one per interest, in turn)."""
+def persona_sites() -> dict[str, str]:
+    """The site each corpus persona was written for (index/corpus_personas.yml); shipped personas have none."""
+    import yaml
+
+    profiles = yaml.safe_load((ROOT / "index" / "corpus_personas.yml").read_text(encoding="utf-8"))
+    return {p["name"]: p["site"] for p in profiles["site_personas"]}
+
+
+def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndarray, embedder, count: int,
+                  site: str | None = None):
+    """The ``count`` forum questions nearest the persona's interests (one per interest, in turn), from the
+    persona's own site when it has one: a beer thread's "widget" is not a desktop persona's interest."""
     interests = embedder.embed(list(persona.interests))
-    order = np.argsort(-(interests @ vectors.T), axis=1)
+    scores = interests @ vectors.T
+    if site is not None:
+        scores[:, np.asarray(sites) != site] = -np.inf
+    order = np.argsort(-scores, axis=1)
     picked: list[int] = []
     for column in range(order.shape[1]):
         for row in range(len(interests)):
@@ -159,6 +173,7 @@ async def main(args: argparse.Namespace) -> None:
     source = read_bank([CORPUS_THREADS], forum_posts=bodies)
     bank = ReplyBank(source, embedder)
     personas = chat_personas(settings)
+    own_site = persona_sites()
     if args.personas:
         personas = dict(list(personas.items())[:args.personas])
     rasa_bin = rasa_bin_in(settings.rasa.venv_path())
@@ -193,7 +208,8 @@ async def main(args: argparse.Namespace) -> None:
                   f" {'source on topic':>16}", flush=True)
             for name, persona in personas.items():
                 cover = generator.coverage(persona)
-                asked = questions_for(persona, titles, sites, vectors, embedder, args.questions)
+                asked = questions_for(persona, titles, sites, vectors, embedder, args.questions,
+                                      None if args.any_site else own_site.get(name))
                 row: Counter = Counter()
                 async with Chat(app, url, name, embedder) as chat:
                     chat.show = args.show
@@ -251,4 +267,6 @@ if __name__ == "__main__":
     parser.add_argument("--questions", type=int, default=2, help="questions per persona (each with a follow-up)")
     parser.add_argument("--show", action="store_true", help="print each question not answered on topic, and why")
     parser.add_argument("--personas", type=int, default=0, help="only the first N personas (0: all)")
+    parser.add_argument("--any-site", action="store_true",
+                        help="questions from any site (before: a corpus persona was asked its own site's questions)")
     asyncio.run(main(parser.parse_args()))

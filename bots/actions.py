@@ -75,9 +75,11 @@ async def handle_action(request: web.Request) -> web.Response:
         return _reject(action, f"metadata.persona: unknown persona {metadata.get('persona')!r}")
     conversation = conversation_from(tracker, persona.name)
     one_to_one = bool(metadata.get("one_to_one"))
-    if one_to_one and act != "disclose" and conversation and conversation[-1].author == "user" \
+    if one_to_one and conversation and conversation[-1].author == "user" \
             and chat_reading(conversation[-1].text, conversation[-1].intent) == "ask_question":
-        act = "answer"  # face to face, a question of the person's own gets an answer, however the NLU read it
+        # face to face, a question of the person's own gets an answer, however the NLU read it; a question about
+        # the persona being a bot is never read so (bots.acts.chat_reading), so it is always disclosed
+        act = "answer"
     started = time.perf_counter()
     try:
         reply = await request.app[GENERATOR].write(ReplyRequest(

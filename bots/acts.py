@@ -63,7 +63,19 @@ _SMALL_TALK = re.compile(r"\b(?:how(?:'s| is| are)? (?:it going|you|u|things|you
                          r"got a (?:minute|sec|second|moment)|what'?s up|whats up|sup|bye)\b", re.IGNORECASE)
 # Intents whose rule gives no answer (bots/rasa/data/rules.yml) though a person can ask a question in their words.
 _NOT_AN_ANSWER = frozenset({"greet", "agree", "disagree", "share_opinion", "off_topic", "thank", "goodbye",
-                            "nlu_fallback"})
+                            "nlu_fallback", "ask_if_bot"})
+
+
+# Words that ask about the one spoken to (or this chat), which a question about bots in general lacks.
+_ABOUT_YOU = re.compile(r"\b(?:you|your|you're|youre|yourself|u|ur|this|these|here|am i|me|human|real person|alive|"
+                        r"sentient|talking|chatting|speaking|typing|writing|replying)\b", re.IGNORECASE)
+ASKS_ABOUT_YOU_WORDS = 6  # a message this short that reads as "are you a bot?" is taken as asking it
+
+
+def asks_if_you_are_a_bot(text: str) -> bool:
+    """Whether an ``ask_if_bot`` reading asks about the persona itself ("are you a bot?", "am I talking to a
+    person?", "bot?"), not about bots in general ("Is it ethical to build a chatbot for Stack Exchange?")."""
+    return len(text.split()) <= ASKS_ABOUT_YOU_WORDS or bool(_ABOUT_YOU.search(text))
 
 
 def asks_to_read(text: str) -> bool:
@@ -86,9 +98,12 @@ def chat_reading(text: str, intent: str | None) -> str | None:
     The NLU is trained for forum posts, and the swarm's readings depend on it as it is; face to face, a
     question read as a greeting, an agreement or a source request would get a greeting, a follow-up or a
     citation back, never the answer asked for. So a question gets an answer unless it asks for something to
-    read, or it agrees or disagrees in so many words. "Are you a bot?" is never read otherwise.
+    read, or it agrees or disagrees in so many words. A question about the persona being a bot ("are you a
+    bot?", in any words that address it) is never read otherwise; one about bots in general is a question.
     """
-    if intent == "ask_if_bot" or not asks_a_question(text):
+    if intent == "ask_if_bot" and (asks_if_you_are_a_bot(text) or not asks_a_question(text)):
+        return intent
+    if not asks_a_question(text):
         return intent
     head = " ".join(text.split()[:25])
     if intent == "ask_for_source":

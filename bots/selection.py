@@ -34,7 +34,7 @@ from bots.adapt import Passage, is_question, passage, question
 from bots.bank import BankReply, BankThread, ReplyBank
 from bots.personas import Length, Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
-from bots.topic import focus, substantive, topic_vector
+from bots.topic import focus, refers_back, substantive, topic_vector
 from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
 from index.answer_fit import FLOOR_QUANTILE, AnswerFit, Pair, content_words
 from index.answer_fit import train as train_answer_fit
@@ -245,17 +245,20 @@ class BankGenerator:
         _, post_vector, thread_vector = self.conversation(request)
         return post_vector, thread_vector
 
-    def conversation(self, request: ReplyRequest) -> tuple[str, np.ndarray, np.ndarray]:
+    def conversation(self, request: ReplyRequest, latest: bool = False) -> tuple[str, np.ndarray, np.ndarray]:
         """What is being answered (its text and vector) and the vector of the thread it is in.
 
         A conversation with no thread (a chat) is about its substantive messages, weighted toward the latest
-        (``bots/topic.py``): a greeting never sets its topic.
+        (``bots/topic.py``): a greeting never sets its topic. With ``latest``, only the message being answered
+        (with the one it follows up) makes the topic.
         """
         post = request.last_text or (request.thread_title or "")
         if not post.strip():
             raise ReplyError("conversation: nothing to answer; the conversation has no message from anyone else")
         if request.thread_title is None:
             said = substantive(request.conversation, request.persona.name)
+            if latest:
+                said = said[-2:] if len(said) > 1 and refers_back(said[-1]) else said[-1:]
             topic = topic_vector(self.embedder.embed, said)
             if topic is not None:
                 text = focus(said)[:1200]
@@ -318,8 +321,17 @@ class BankGenerator:
         return (site, near) if near else (None, [])
 
     def rank(self, request: ReplyRequest) -> list[Candidate]:
-        """Every acceptable candidate for this request, best first (empty: nothing relevant to say)."""
-        post_text, post_vector, thread_vector = self.conversation(request)
+        """Every acceptable candidate for this request, best first (empty: nothing relevant to say).
+
+        In a chat, when the conversation's topic so far finds nothing, the message being answered alone is
+        tried: a related question (the next one about the same system) moves the topic less than it should."""
+        found = self._rank(request, latest=False)
+        if not found and request.thread_title is None and len(substantive(request.conversation, request.persona.name)) > 1:
+            found = self._rank(request, latest=True)
+        return found
+
+    def _rank(self, request: ReplyRequest, latest: bool) -> list[Candidate]:
+        post_text, post_vector, thread_vector = self.conversation(request, latest)
         guard = self.guard(request)
         site, near_threads = self.community(thread_vector, request.persona, guard)
         if site is None:
@@ -395,7 +407,7 @@ class BankGenerator:
         if not head:
             return []
         texts = [clip(c.passage.text) for c in head]
-        vectors = self.embedder.embed(texts)
+        vectors = self._passage_vectors(head, texts)
         answers = vectors @ post_vector
         fits = self.answer_fit.scores(post_vector, vectors, [post_text], texts)
         rescored = [replace(c, answers=float(a), fit=float(f),
@@ -403,6 +415,18 @@ class BankGenerator:
                     for c, a, f in zip(head, answers, fits)]
         rescored.sort(key=lambda c: (-c.score, c.reply.id))
         return rescored
+
+    def _passage_vectors(self, head: list[Candidate], texts: list[str]) -> np.ndarray:
+        """The passages' vectors: a passage that is its whole reply has the bank's vector already (most replies in
+        the people's register, posted as written); only the cut ones are embedded."""
+        vectors = np.empty((len(head), self.bank.reply_vectors.shape[1]), dtype=np.float32)
+        cut = [i for i, (c, t) in enumerate(zip(head, texts)) if t != clip(c.reply.text)]
+        for i, c in enumerate(head):
+            if i not in cut:
+                vectors[i] = self.bank.reply_vectors[c.reply.id]
+        if cut:
+            vectors[cut] = self.embedder.embed([texts[i] for i in cut])
+        return vectors
 
     def coverage(self, persona: Persona) -> Coverage:
         """Which of the persona's interests the bank can talk about: those with a bank question close enough to open

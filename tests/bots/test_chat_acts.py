@@ -62,6 +62,10 @@ async def test_chat_acts_on_the_held_out_set(rasa_server):
     ("that's not right, is it?", "disagree", "disagree"),  # disagreement in so many words stays disagreement
     ("are you a bot?", "ask_if_bot", "ask_if_bot"),
     ("are you a bot? how do I mount a usb stick", "ask_if_bot", "ask_if_bot"),  # disclosure is never read away
+    ("am I talking to a real person or a script here?", "ask_if_bot", "ask_if_bot"),
+    ("bot?", "ask_if_bot", "ask_if_bot"),
+    # a question about bots in general is a question, not a question about the persona
+    ("Is it ethical to create a chatbot to answer questions on Stack Exchange?", "ask_if_bot", "ask_question"),
     ("why?", "agree", "agree"),  # a follow-up, not a question of its own
     ("I think a cheap blade grinder is fine", "share_opinion", "share_opinion"),
 ])
