@@ -43,7 +43,7 @@ from bots.bank import ReplyBank, read_bank  # noqa: E402
 from bots.chat import ENGINE, create_chat_app  # noqa: E402
 from bots.dialogue import DialogueEngine, StanceReader  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
-from bots.selection import RESPONSIVE, BankGenerator  # noqa: E402
+from bots.selection import OPEN_FACTOR, RESPONSIVE, BankGenerator  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
 from index.answer_fit import content_words  # noqa: E402
@@ -93,17 +93,23 @@ def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndar
     return [(titles[i], sites[i]) for i in picked]
 
 
-def answerable(generator: BankGenerator, question: str, site: str) -> bool:
-    """Whether the bank can answer ``question``: a reply of its site answers it above the answer-fit floor and
-    at least as closely as four in five people's replies do (bots.selection.RESPONSIVE)."""
+def answerable(generator: BankGenerator, question: str, site: str) -> tuple[bool, bool]:
+    """Whether the bank can answer ``question``: (a reply of its site answers it above the answer-fit floor and at
+    least as closely as four in five people's replies do (bots.selection.RESPONSIVE); the same, from a thread
+    within the chat's topic guard of the question). The first alone also counts a reply that only shares a word
+    ("int" in a Python answer about binary literals, for "int vs Integer in Java")."""
     bank, model = generator.bank, generator.answer_fit
     vector = generator.embedder.embed_one(question)
     rows = np.asarray([r.id for r in bank.replies if bank.site_of(r) == site])
     if not len(rows):
-        return False
+        return False, False
     fits = model.fits(vector, bank.reply_vectors[rows], [content_words(question)],
                       [content_words(clip(bank.replies[int(r)].text)) for r in rows])
-    return bool(((fits >= model.floor) & (bank.reply_vectors[rows] @ vector >= RESPONSIVE)).any())
+    passes = (fits >= model.floor) & (bank.reply_vectors[rows] @ vector >= RESPONSIVE)
+    topic = generator.embedder.embed_one(question)  # a chat that opens with the question: its topic is the question
+    threads = np.asarray([bank.replies[int(r)].thread for r in rows])
+    near = bank.thread_vectors[threads] @ topic >= OPEN_FACTOR * generator.topic_threshold
+    return bool(passes.any()), bool((passes & near).any())
 
 
 class Chat:
@@ -185,8 +191,12 @@ async def main(args: argparse.Namespace) -> None:
     app[WRITTEN] = written = []
     write = app[GENERATOR].write
 
+    writing: list[float] = []  # the generator's share of a turn's latency (the rest is Rasa and the socket)
+
     async def recorded(request):
+        began = time.perf_counter()
         reply = await write(request)
+        writing.append(time.perf_counter() - began)
         written.append(reply)
         return reply
 
@@ -221,9 +231,11 @@ async def main(args: argparse.Namespace) -> None:
                         row["on_topic"] += chat.on_topic(answer, question, site, misses if cover.talks else None)
                         silent = answer.get("act") == "answer" and not answer["claimed"]
                         row["nothing"] += silent
-                        if answerable(generator, question, site):
-                            row["answerable"] += 1
-                            row["nothing_answerable"] += silent
+                        literal, near = answerable(generator, question, site)
+                        row["answerable"] += literal
+                        row["nothing_answerable"] += silent and literal
+                        row["answerable_near"] += near
+                        row["nothing_near"] += silent and near
                         follow = await chat.say("why?" if n == 0 else "where can I read more about this?")
                         acts[follow["act"]] += 1
                         if n > 0:
@@ -254,12 +266,14 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{key} personas: questions answered on topic after a greeting {totals[f'{key}:on_topic'] / asked:.0%} "
               f"({totals[f'{key}:on_topic']}/{asked}), with no greeting {totals[f'{key}:plain_on_topic'] / asked:.0%}, "
               f"'nothing to add' {totals[f'{key}:nothing'] / asked:.0%} (on questions the bank can answer "
-              f"{totals[f'{key}:nothing_answerable']}/{totals[f'{key}:answerable']}), sources on topic "
+              f"{totals[f'{key}:nothing_answerable']}/{totals[f'{key}:answerable']}; from a thread within the "
+              f"topic guard {totals[f'{key}:nothing_near']}/{totals[f'{key}:answerable_near']}), sources on topic "
               f"{totals[f'{key}:source_on_topic']}/{totals[f'{key}:sources']}")
     print(f"acts: {dict(acts)}")
     print(f"why covered personas' questions after a greeting were not answered on topic: {dict(misses)}")
     print(f"reply p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {np.quantile(latencies, 0.95) * 1000:.0f} ms "
-          f"over {len(latencies)} turns (1 client)")
+          f"over {len(latencies)} turns (1 client); the generator's part p50 {statistics.median(writing) * 1000:.0f} ms "
+          f"over {len(writing)} calls")
 
 
 if __name__ == "__main__":

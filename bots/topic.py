@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bots.replies import Message
+from index.answer_fit import content_words
 
 # The NLU's intents for turns that carry no subject (bots/rasa/domain.yml).
 SOCIAL_INTENTS = frozenset({"greet", "thank", "goodbye", "ask_if_bot", "off_topic"})
@@ -24,7 +25,13 @@ _SOCIAL = re.compile(
     r"thx|ty|cheers|bye|goodbye|see you|ok(?:ay)?|cool|great|nice|lol|how are you(?: doing)?|how's it going|"
     r"what's up|sup|are you (?:a )?(?:bot|human|person|real)|there|everyone|all|folks|mate|so much|a lot)\b\W*)+$",
     re.IGNORECASE)
-FOLLOW_UP_WORDS = 6  # a message this short continues the topic it follows ("why?", "and for a moka pot?")
+FOLLOW_UP_WORDS = 6  # a message this short may continue the topic it follows ("why?", "and for a moka pot?")
+# A short message continues the topic when it opens like a follow-up, points back ("is it worth it?") or names
+# hardly anything (a lone "decaf?"); a short one with a subject of its own ("Process size on UNIX?") does not.
+_CONTINUES = re.compile(
+    r"^\W*(?:and|but|or|so|then|also|even|really|same|what about|how about|what if|why|how so|how come|"
+    r"is that|does that|would that|is it|does it|would it)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"\b(?:it|this|that|these|those|they|them|there|one|ones)\b", re.IGNORECASE)
 # Intents of messages about what was said before ("where can I read more about this?", "I disagree"): they keep the
 # topic, and count for less in it than a message with a subject of its own.
 REFERRING_INTENTS = frozenset({"ask_for_source", "agree", "disagree"})
@@ -45,8 +52,14 @@ def is_social(message: Message) -> bool:
 
 
 def refers_back(message: Message) -> bool:
-    """A follow-up: short, or about what was said before rather than a subject of its own."""
-    return len(message.text.split()) <= FOLLOW_UP_WORDS or message.intent in REFERRING_INTENTS
+    """A follow-up: about what was said before rather than a subject of its own ("why?", "and for a moka pot?",
+    "where can I read more about this?"). A short question naming its own subject is not one."""
+    if message.intent in REFERRING_INTENTS:
+        return True
+    text = message.text
+    if len(text.split()) > FOLLOW_UP_WORDS:
+        return False
+    return bool(_CONTINUES.match(text) or _POINTS_BACK.search(text)) or len(content_words(text)) < 2
 
 
 def substantive(conversation: Sequence[Message], persona: str) -> list[Message]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.replies import Message
-from bots.topic import focus, is_social, substantive, topic_vector
+from bots.topic import focus, is_social, refers_back, substantive, topic_vector
 
 ESPRESSO = "My espresso shots taste sour, what should I change about the grind or the dose?"
 UBUNTU = "Completely different thing: how do I mount a USB drive from the terminal on Ubuntu 22.04?"
@@ -59,3 +59,21 @@ def test_a_change_of_subject_moves_the_topic(embedder):
 
 def test_no_substantive_message_has_no_topic(embedder):
     assert topic_vector(embedder.embed, substantive(said("hi", "thanks!"), "p")) is None
+
+
+@pytest.mark.parametrize("text", ["why?", "and for a moka pot?", "decaf?", "is it worth it?", "what about a hand grinder?",
+                                  "how so?"])
+def test_short_messages_about_what_came_before_are_follow_ups(text):
+    assert refers_back(Message("user", text))
+
+
+@pytest.mark.parametrize("text", ["Process size on UNIX?", "Best hops for a pale ale?", "Mounting USB drives in Ubuntu?"])
+def test_a_short_question_with_a_subject_of_its_own_is_not_a_follow_up(text):
+    assert not refers_back(Message("user", text))
+
+
+def test_a_short_change_of_subject_moves_the_topic_and_is_answered_alone(embedder):
+    messages = said(ESPRESSO, "why?", "Process size on UNIX?")
+    topic = topic_vector(embedder.embed, messages)
+    assert float(topic @ embedder.embed_one("Process size on UNIX?")) > 0.99
+    assert focus(messages) == "Process size on UNIX?"
