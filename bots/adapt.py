@@ -217,3 +217,64 @@ def question(body: str, max_words: int, context: str | None = None) -> Passage |
 def is_question(text: str) -> bool:
     """A passage that asks: it ends with a question mark."""
     return text.rstrip("\"') ").endswith("?")
+
+
+def refers_elsewhere(sentence: str, context: str | None) -> bool:
+    """A sentence that points at its source's own page or conversation: other answers, votes, the site, an @name,
+    a bare address, a day or a person the new conversation never mentions, "as I said above"."""
+    return bool(_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _BARE_LINK.search(sentence)
+                or not fits_here(sentence, context))
+
+
+def as_written(body: str, min_words: int, max_chars: int, context: str | None = None) -> Passage | None:
+    """The longest contiguous run of a reply as its author wrote it, code and lists included, within ``max_chars``:
+    the people's own register (``style: people``), where a reply is posted at its own length.
+
+    Only what points at the source's own conversation breaks the run (``refers_elsewhere``, a quoted block); a
+    sentence ``passage`` would drop for its shape (code, a list item with no full stop) belongs to its reply here.
+    A run starts with prose, and past the reply's start never mid-argument. Ties go to the earliest run.
+    """
+    units = _written_units(body, context)
+    best: tuple[int, int, int] | None = None  # (chars, start, end)
+    for start, (text, _, is_code) in enumerate(units):
+        if text is None or is_code or (start > 0 and _CONNECTIVE.match(text)):
+            continue
+        chars, end = 0, start
+        while end < len(units) and units[end][0] is not None and chars + len(units[end][0]) + 2 <= max_chars:
+            chars += len(units[end][0]) + 2  # type: ignore[arg-type]
+            end += 1
+        if end > start and (best is None or chars > best[0]):
+            best = (chars, start, end)
+    if best is None:
+        return None
+    _, start, end = best
+    text = ""
+    for unit, opens, is_code in units[start:end]:
+        text += ("" if not text else "\n\n" if opens or is_code else " ") + unit  # type: ignore[operator]
+    found = Passage(text, start, end - start, len(units))
+    return found if len(words(text)) >= min_words or found.whole else None
+
+
+def written(body: str, context: str | None = None) -> list[str | None]:
+    """The reply's units as ``as_written`` keeps them (sentences of prose, whole code blocks), None where it breaks."""
+    return [text for text, _, _ in _written_units(body, context)]
+
+
+def _written_units(body: str, context: str | None) -> list[tuple[str | None, bool, bool]]:
+    """(text, or None where a run breaks; whether it opens a paragraph; whether it is code) for each unit."""
+    units: list[tuple[str | None, bool, bool]] = []
+    for paragraph in re.split(r"\n\s*\n", body.strip()):
+        lines = [line.rstrip() for line in paragraph.split("\n") if line.strip()]
+        if not lines:
+            continue
+        code = [line.startswith(("    ", "\t")) for line in lines]
+        if any(line.lstrip().startswith(">") for line in lines) or (any(code) and not all(code)):
+            units.append((None, True, False))  # a quote of its own thread, or code woven into a line of prose
+        elif all(code):
+            units.append(("\n".join(lines), True, True))
+        else:
+            for n, sentence in enumerate(_SENTENCE_END.split(" ".join(line.strip() for line in lines))):
+                cleaned = clean_sentence(sentence)
+                usable_here = bool(cleaned) and not refers_elsewhere(cleaned, context)
+                units.append((cleaned if usable_here else None, n == 0, False))
+    return units

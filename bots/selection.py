@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bots.acts import STATEMENT_WORDS, ActLabels, wanted_label
-from bots.adapt import Passage, is_question, passage, question
+from bots.adapt import Passage, as_written, is_question, passage, question
 from bots.bank import BankReply, BankThread, ReplyBank
 from bots.personas import Length, Persona
 from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
@@ -237,7 +237,10 @@ class BankGenerator:
 
     @staticmethod
     def _room(persona: Persona) -> int:
-        """A passage is already cut to the persona's length; the finish only guards against the extreme."""
+        """A passage is already cut to the persona's length; the finish only guards against the extreme. In the
+        people's register a reply keeps its own length (code included), bounded by the persona's characters."""
+        if persona.in_peoples_voice:
+            return persona.limits.max_reply_chars
         return int(lengths(persona).max_words * 1.5) + 2 * MAX_PHRASE_WORDS
 
     def conversation_vectors(self, request: ReplyRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +378,11 @@ class BankGenerator:
                 if found is None:
                     continue
             else:
-                found = passage(reply.text, style.min_words, style.max_words, here)
+                # on a forum the people's register posts a reply at its own length; a chat keeps to a passage, which
+                # answers a short message more closely (92% of chat questions on topic against 86% as written)
+                found = (as_written(reply.text, style.min_words, request.persona.limits.max_reply_chars, here)
+                         if request.persona.in_peoples_voice and not request.one_to_one else None) \
+                    or passage(reply.text, style.min_words, style.max_words, here)
                 if found is None or is_question(found.text):
                     continue  # an answer that only asks back is no answer
             act_fit = want is not None and self.labels.label(reply.id, kind) == want
@@ -420,7 +427,8 @@ class BankGenerator:
         """The passages' vectors: a passage that is its whole reply has the bank's vector already (most replies in
         the people's register, posted as written); only the cut ones are embedded."""
         vectors = np.empty((len(head), self.bank.reply_vectors.shape[1]), dtype=np.float32)
-        cut = [i for i, (c, t) in enumerate(zip(head, texts)) if t != clip(c.reply.text)]
+        # a passage of every sentence differs from its reply only in link targets and line breaks: the same vector
+        cut = [i for i, (c, t) in enumerate(zip(head, texts)) if not c.passage.whole and t != clip(c.reply.text)]
         for i, c in enumerate(head):
             if i not in cut:
                 vectors[i] = self.bank.reply_vectors[c.reply.id]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bots.adapt import passage, sentences, usable
+from bots.adapt import as_written, passage, sentences, usable
 from bots.personas import Persona
 from bots.voice import MAX_PHRASE_WORDS, Voice
 
@@ -130,3 +130,32 @@ def test_a_sentence_that_refers_to_what_the_conversation_lacks_is_not_used(sente
     body = f"Espresso is mostly about the grind and the dose together. {sentence}"
     kept = passage(body, 3, 80, context)
     assert kept is not None and (sentence in kept.text) is fits
+
+
+CODE_ANSWER = (
+    "You need to rebase first. Run this:\n\n"
+    "    git fetch origin\n"
+    "    git rebase origin/main\n\n"
+    "Then push with --force-with-lease, since the history changed\n\n"
+    "As I said above, see my answer.\n\n"
+    "After that the pull request updates itself, and the reviewers see the new commits."
+)
+
+
+def test_the_peoples_register_keeps_a_reply_as_written_code_included_up_to_what_points_back():
+    found = as_written(CODE_ANSWER, 5, 3000, "how do I update my pull request with git rebase?")
+    assert found is not None and found.first == 0
+    assert "    git fetch origin\n    git rebase origin/main" in found.text  # code kept verbatim, indentation and all
+    assert "--force-with-lease, since the history changed" in found.text  # a line with no full stop belongs here
+    assert "said above" not in found.text and "reviewers" not in found.text  # never past what points back
+    assert len(found.text.split()) > len(passage(CODE_ANSWER, 5, 140).text.split())  # passage stops at the code
+
+
+def test_as_written_takes_the_longest_run_within_the_characters_and_never_a_quote():
+    found = as_written(ANSWER, 5, 3000, "my shots are sour")
+    assert found is not None and "quoted from the question" not in found.text and "John" not in found.text
+    assert found.text.startswith("Grind finer first") and found.text.endswith("raise the temperature a little.")
+    short = as_written(ANSWER, 5, 120, "my shots are sour")  # the whole first run no longer fits: its longest part
+    assert short is not None and len(short.text) <= 120 and _runs_of(short.text, ANSWER)
+    assert short.text.startswith("Keep the dose") and short.text.endswith("raise the temperature a little.")
+    assert as_written("> only a quote\n\n    and_code()", 1, 3000) is None

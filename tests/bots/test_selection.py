@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from bots.acts import ActLabels
-from bots.adapt import sentences
+from bots.adapt import sentences, written
 from bots.personas import CORPUS_PERSONAS, load_personas
 from bots.replies import Message, ReplyRequest
 from bots.selection import NOTHING_RELEVANT, BankGenerator
@@ -44,6 +44,16 @@ def _sample(forum: list[dict], n: int = 16) -> list[dict]:
     return [t for t in forum if len(t["posts"]) >= 2][::7][:n]
 
 
+def _runs(source: str, persona) -> set[str]:
+    """Every contiguous run of the source's sentences (whitespace folded): what a passage may be. The people's
+    register may also post a run of the reply as written, code included (bots.adapt.as_written)."""
+    runs = set()
+    for kept in (sentences(source), *([written(source)] if persona.in_peoples_voice else [])):
+        runs |= {" ".join(" ".join(kept[i:j]).lower().split()) for i in range(len(kept))  # type: ignore[arg-type]
+                 for j in range(i + 1, len(kept) + 1) if None not in kept[i:j]}
+    return runs
+
+
 def _body_of(text: str, persona) -> str:
     """The posted text without the persona's signature, emoji, opener, closer and act lead."""
     style = persona.style
@@ -65,11 +75,8 @@ async def test_a_reply_is_one_source_reply_or_contiguous_sentences_of_it(bank):
             continue
         source = bank.replies[int(reply.source["bank_id"].split(":")[1])]
         persona = PERSONAS[SITE_PERSONA[thread["site"]]]
-        kept = sentences(source.text)
         body = " ".join(_body_of(reply.text, persona).lower().split())
-        runs = {" ".join(s for s in kept[i:j]).lower() for i in range(len(kept)) for j in range(i + 1, len(kept) + 1)
-                if None not in kept[i:j]}
-        assert body in runs, (reply.text, source.text)  # one run of the source's own sentences, none skipped
+        assert body in _runs(source.text, persona), (reply.text, source.text)  # one run of the source's, none skipped
         assert reply.source["post"] == source.post_id and reply.source["thread"] == bank.threads[source.thread].external_id
         checked += 1
     assert checked >= 10
@@ -211,10 +218,7 @@ async def test_in_the_peoples_voice_nothing_is_added_to_the_peoples_words(bank):
             if not reply.text:
                 continue
             source = bank.replies[int(reply.source["bank_id"].split(":")[1])]
-            kept = sentences(source.text)
-            runs = {" ".join(s for s in kept[i:j]).lower() for i in range(len(kept)) for j in range(i + 1, len(kept) + 1)
-                    if None not in kept[i:j]}
-            assert " ".join(reply.text.lower().split()) in runs, (act, reply.text, source.text)
+            assert " ".join(reply.text.lower().split()) in _runs(source.text, persona), (act, reply.text, source.text)
             added = [p for p in (*persona.style.openers, *persona.style.closers, persona.style.signature or "\0")
                      if p.lower() in reply.text.lower() and p.lower() not in source.text.lower()]
             assert not added, (added, reply.text)
