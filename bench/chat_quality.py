@@ -106,9 +106,9 @@ def answerable(generator: BankGenerator, question: str, site: str) -> tuple[bool
     fits = model.fits(vector, bank.reply_vectors[rows], [content_words(question)],
                       [content_words(clip(bank.replies[int(r)].text)) for r in rows])
     passes = (fits >= model.floor) & (bank.reply_vectors[rows] @ vector >= RESPONSIVE)
-    topic = generator.embedder.embed_one(question)  # a chat that opens with the question: its topic is the question
     threads = np.asarray([bank.replies[int(r)].thread for r in rows])
-    near = bank.thread_vectors[threads] @ topic >= OPEN_FACTOR * generator.topic_threshold
+    # a chat that opens with the question has the question's vector as its topic
+    near = bank.thread_vectors[threads] @ vector >= OPEN_FACTOR * generator.topic_threshold
     return bool(passes.any()), bool((passes & near).any())
 
 

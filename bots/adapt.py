@@ -73,12 +73,16 @@ def usable(sentence: str) -> bool:
     """A sentence that reads right in another thread: whole, not code, not about the source's own page."""
     if len(sentence.split()) < 3 or sentence[-1:] not in ".!?\"')" or sentence.startswith(("+1", "-1")):
         return False
-    if (_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _CODEISH.search(sentence)
-            or _BARE_LINK.search(sentence)):
+    if _points_at_its_page(sentence) or _CODEISH.search(sentence):
         return False
     if sentence.count("(") != sentence.count(")") or sentence.count("[") != sentence.count("]") or sentence.count('"') % 2:
         return False  # a bracket or quotation opened in a sentence we do not keep
     return sum(c.isalpha() for c in sentence) >= 0.6 * sum(not c.isspace() for c in sentence)
+
+
+def _points_at_its_page(sentence: str) -> bool:
+    """Other answers, votes, edits, the site, an @name or a bare address: what only its source's page has."""
+    return bool(_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _BARE_LINK.search(sentence))
 
 
 def fits_here(sentence: str, context: str | None) -> bool:
@@ -222,8 +226,7 @@ def is_question(text: str) -> bool:
 def refers_elsewhere(sentence: str, context: str | None) -> bool:
     """A sentence that points at its source's own page or conversation: other answers, votes, the site, an @name,
     a bare address, a day or a person the new conversation never mentions, "as I said above"."""
-    return bool(_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _BARE_LINK.search(sentence)
-                or not fits_here(sentence, context))
+    return _points_at_its_page(sentence) or not fits_here(sentence, context)
 
 
 def as_written(body: str, min_words: int, max_chars: int, context: str | None = None) -> Passage | None:
