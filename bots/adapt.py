@@ -235,7 +235,8 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
 
     Only what points at the source's own conversation breaks the run (``refers_elsewhere``, a quoted block); a
     sentence ``passage`` would drop for its shape (code, a list item with no full stop) belongs to its reply here.
-    A run starts with prose, and past the reply's start never mid-argument. Ties go to the earliest run.
+    A run starts with prose, and past the reply's start never mid-argument; it never ends on a sentence that leads
+    into what it leaves out (a colon). Ties go to the earliest run.
     """
     units = _written_units(body, context)
     best: tuple[int, int, int] | None = None  # (chars, start, end)
@@ -246,6 +247,9 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
         while end < len(units) and units[end][0] is not None and chars + len(units[end][0]) + 2 <= max_chars:
             chars += len(units[end][0]) + 2  # type: ignore[arg-type]
             end += 1
+        while end > start and not units[end - 1][2] and units[end - 1][0].endswith(":"):  # type: ignore[union-attr]
+            end -= 1  # a sentence that leads into what the run leaves out ("... the desired aroma hops:")
+            chars -= len(units[end][0]) + 2  # type: ignore[arg-type]
         if end > start and (best is None or chars > best[0]):
             best = (chars, start, end)
     if best is None:

@@ -427,8 +427,8 @@ class BankGenerator:
         """The passages' vectors: a passage that is its whole reply has the bank's vector already (most replies in
         the people's register, posted as written); only the cut ones are embedded."""
         vectors = np.empty((len(head), self.bank.reply_vectors.shape[1]), dtype=np.float32)
-        # a passage of every sentence differs from its reply only in link targets and line breaks: the same vector
-        cut = [i for i, (c, t) in enumerate(zip(head, texts)) if not c.passage.whole and t != clip(c.reply.text)]
+        # the embedder folds whitespace, so a run posted as written with its lines joined has its reply's vector
+        cut = [i for i, (c, t) in enumerate(zip(head, texts)) if t.split() != clip(c.reply.text).split()]
         for i, c in enumerate(head):
             if i not in cut:
                 vectors[i] = self.bank.reply_vectors[c.reply.id]

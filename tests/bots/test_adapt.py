@@ -159,3 +159,10 @@ def test_as_written_takes_the_longest_run_within_the_characters_and_never_a_quot
     assert short is not None and len(short.text) <= 120 and _runs_of(short.text, ANSWER)
     assert short.text.startswith("Keep the dose") and short.text.endswith("raise the temperature a little.")
     assert as_written("> only a quote\n\n    and_code()", 1, 3000) is None
+
+
+def test_as_written_never_ends_on_a_sentence_that_leads_into_what_it_leaves_out():
+    body = ("Some breweries dry hop for aroma. Others use a torpedo, where the beer is forced through hops:\n\n"
+            "> the picture of a torpedo, as the source had it")
+    found = as_written(body, 3, 3000, "how do breweries add hop aroma?")
+    assert found is not None and found.text == "Some breweries dry hop for aroma."
