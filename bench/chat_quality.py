@@ -15,7 +15,10 @@ it at least as closely as four in five people's replies do, by cosine (bots.sele
 (index/answer_fit.py, its floor). "Nothing to add" is also counted on the questions the bank can answer (a reply
 of the question's site passes both). A source
 is on topic when it cites a thread of the question's site. Personas the bank cannot feed (bots.selection
-coverage) are counted apart. Reply latency p50 is over every turn.
+coverage) are counted apart. Reply latency p50 is over every turn, beside a baseline measured in the same run:
+each persona's scripted chat once more, at once after it, with a generator that hands back the text it wrote
+for that turn without choosing (Rasa, the action server and the socket alone). Any generator before this one
+cost at least that floor, so the ratio bounds the chat's slowdown from above.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from bots.bank import ReplyBank, read_bank  # noqa: E402
 from bots.chat import ENGINE, create_chat_app  # noqa: E402
 from bots.dialogue import DialogueEngine, StanceReader  # noqa: E402
 from bots.rasa_server import RasaServer  # noqa: E402
+from bots.replies import Reply  # noqa: E402
 from bots.selection import OPEN_FACTOR, RESPONSIVE, BankGenerator  # noqa: E402
 from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
@@ -200,12 +204,20 @@ async def main(args: argparse.Namespace) -> None:
         written.append(reply)
         return reply
 
+    replayed: list[Reply] = []  # the baseline: the replies written in the chat just before, handed back in turn
+
+    async def instant(request):
+        reply = replayed.pop(0) if replayed else Reply(text="", act=request.act, reason="baseline")
+        return Reply(text=reply.text, act=request.act, source=reply.source)
+
     app[GENERATOR].write = recorded
     runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"
     totals: Counter = Counter()
     acts: Counter = Counter()
     latencies: list[float] = []
+    scripted_latencies: list[float] = []  # the greeting-first chats' turns alone
+    floor: list[float] = []  # the same chats' turns with a generator that does not choose
     misses: Counter = Counter()
     try:
         async with RasaServer(model.model_path, action_url=f"{url}/webhook", rasa_bin=rasa_bin,
@@ -221,10 +233,13 @@ async def main(args: argparse.Namespace) -> None:
                 asked = questions_for(persona, titles, sites, vectors, embedder, args.questions,
                                       None if args.any_site else own_site.get(name))
                 row: Counter = Counter()
+                began_chat = len(written)
                 async with Chat(app, url, name, embedder) as chat:
                     chat.show = args.show
+                    said = ["hi there"]
                     acts[(await chat.say("hi there"))["act"]] += 1
                     for n, (question, site) in enumerate(asked):
+                        said.append(question)
                         answer = await chat.say(question)
                         acts[answer["act"]] += 1
                         row["asked"] += 1
@@ -236,13 +251,25 @@ async def main(args: argparse.Namespace) -> None:
                         row["nothing_answerable"] += silent and literal
                         row["answerable_near"] += near
                         row["nothing_near"] += silent and near
-                        follow = await chat.say("why?" if n == 0 else "where can I read more about this?")
+                        said.append("why?" if n == 0 else "where can I read more about this?")
+                        follow = await chat.say(said[-1])
                         acts[follow["act"]] += 1
                         if n > 0:
                             row["sources"] += 1
                             row["source_on_topic"] += follow.get("act") == "give_source" and f"{site}.stackexchange" in follow.get("text", "")
+                    said.append("thanks!")
                     acts[(await chat.say("thanks!"))["act"]] += 1
                     latencies += chat.latencies
+                    scripted_latencies += chat.latencies
+                replayed[:] = written[began_chat:]
+                app[GENERATOR].write = instant
+                try:
+                    async with Chat(app, url, name, embedder) as chat:
+                        for text in said:
+                            await chat.say(text)
+                        floor += chat.latencies
+                finally:
+                    app[GENERATOR].write = recorded
                 for question, site in asked:  # the baseline: the question opens the chat
                     async with Chat(app, url, name, embedder) as chat:
                         row["plain_on_topic"] += chat.on_topic(await chat.say(question), question, site)
@@ -274,6 +301,10 @@ async def main(args: argparse.Namespace) -> None:
     print(f"reply p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {np.quantile(latencies, 0.95) * 1000:.0f} ms "
           f"over {len(latencies)} turns (1 client); the generator's part p50 {statistics.median(writing) * 1000:.0f} ms "
           f"over {len(writing)} calls")
+    scripted = statistics.median(scripted_latencies)
+    print(f"same scripted turns, with a generator that does not choose (same run): p50 {statistics.median(floor) * 1000:.0f} ms "
+          f"over {len(floor)} turns; ratio {scripted / statistics.median(floor):.2f}x (goal <= 1.2x; the scripted turns' "
+          f"own p50 {scripted * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # html_to_text writes a link as "text (https://...)": the parenthesis goes, the words stay. A bare address is part of
 # its sentence ("see https://... for more"), so that sentence cannot be used at all.
@@ -20,12 +21,13 @@ _BARE_LINK = re.compile(r"https?://|www\.|\.(?:com|org|net)\b")
 _MENTION = re.compile(r"^(?:@[\w.\-]+[,:]?\s+)+")
 _MENTION_ANYWHERE = re.compile(r"(?<![\w.])@[A-Za-z][\w.\-]*")
 # A sentence ends at . ! or ?, but not after an initial ("C. W. Bamforth") or a common abbreviation.
+# The closing quotes and brackets after the stop stay with their sentence (the group, put back by split_sentences).
 _SENTENCE_END = re.compile(r"(?<![\s(][A-Z]\.)(?<!^[A-Z]\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bMr\.)(?<!\bDr\.)"
-                           r"(?<!\bSt\.)(?<!\bNo\.)(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9@])")
+                           r"(?<!\bSt\.)(?<!\bNo\.)(?<=[.!?])([\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9@])")
 _WORD = re.compile(r"\w+", re.UNICODE)  # as detection/features.py counts words
 # Sentences that point at the source's own page: other answers, comments, votes, edits, the site.
 _ELSEWHERE = re.compile(
-    r"\b(?:as (?:@?\w+ |the OP |others? |someone |you )?(?:has |have )?(?:said|mentioned|noted|pointed out|suggested|stated)"
+    r"\b(?:as (?:@?[\w.'\-]+ ){0,3}(?:has |have |had )?(?:already )?(?:said|mentioned|noted|pointed out|suggested|stated)"
     r"|(?:answer|comment|post|link)s? (?:above|below)|other answers?|accepted answer|this answer|my answer|this question"
     r"|(?:up|down)-?vot|\bedit(?:ed)?\s*:|\bupdate\s*:|duplicate|stack ?exchange|stack ?overflow|\bmeta\b|\.SE\b"
     r"|welcome to|this site|the site\b|the tour|the faq|flag(?:ged)?\b|\bmods?\b|moderator|close vote|reputation"
@@ -43,8 +45,18 @@ _ADDRESSED = re.compile(r"\b(?i:thanks|thank you|hi|hello|hey|dear|sorry|good lu
 _CODEISH = re.compile(r"[{};=<>\\|`]|^\s*(?:\$|#|//|sudo |def |import |class |return )")
 # A passage must not begin mid-argument.
 _CONNECTIVE = re.compile(r"^(?:but|however|also|so|and|or|then|that said|still|though|although|thus|hence|therefore|"
-                         r"this|that|these|those|it|they|he|she|otherwise|instead|besides|plus|yes|no|yeah|nope)\b",
+                         r"this|that|these|those|it|they|he|she|otherwise|instead|besides|plus|yes|no|yeah|nope|now|"
+                         r"again|anyway|which|moreover|furthermore|additionally|finally|lastly|secondly|meanwhile|"
+                         r"similarly|likewise|even so|if so|in that case|in this case|on the other hand|in addition)\b",
                          re.IGNORECASE)
+# What is not a bracket of a quotation or an aside: a list marker ("a)", "2)") or a smiley.
+_NOT_BRACKET = re.compile(r"(?<![\w(])\w\)|[:;]-?[()]")
+
+
+def split_sentences(text: str) -> list[str]:
+    """A paragraph's sentences, each with the quotes and brackets that close it ('... under-extracted."')."""
+    parts = _SENTENCE_END.split(text)
+    return [parts[n] + (parts[n + 1] if n + 1 < len(parts) else "") for n in range(0, len(parts), 2)]
 
 
 def words(text: str) -> list[str]:
@@ -89,14 +101,21 @@ def fits_here(sentence: str, context: str | None) -> bool:
     """A sentence that refers to nothing the new conversation lacks: a day ("good luck on Monday!") or a person it
     addresses must be in the conversation's own words, and "as I said above" never is. With no context, only the
     last is checked."""
+    needs = _needs(sentence)
+    return needs is not None and _held(needs, None if context is None else context.lower())
+
+
+def _needs(sentence: str) -> tuple[str, ...] | None:
+    """What the conversation must hold for the sentence to fit there (the days and the names it speaks of, in
+    lowercase), or None when it can fit nowhere ("as I said above")."""
     if _EARLIER.search(sentence):
-        return False
-    if context is None:
-        return True
-    lowered = context.lower()
-    if any(m.group(0).lower() not in lowered for m in _WHEN.finditer(sentence)):
-        return False
-    return all(m.group(1).lower() in lowered for m in _ADDRESSED.finditer(sentence))
+        return None
+    return (tuple(m.group(0).lower() for m in _WHEN.finditer(sentence))
+            + tuple(m.group(1).lower() for m in _ADDRESSED.finditer(sentence)))
+
+
+def _held(needs: tuple[str, ...], lowered_context: str | None) -> bool:
+    return lowered_context is None or all(need in lowered_context for need in needs)
 
 
 def sentences(body: str, context: str | None = None) -> list[str | None]:
@@ -109,15 +128,25 @@ def sentences(body: str, context: str | None = None) -> list[str | None]:
 
 def _sentences_in_paragraphs(body: str, context: str | None = None) -> list[tuple[str | None, bool]]:
     """``sentences``, each with whether it opens a paragraph of the source: a passage keeps the paragraphs."""
-    out: list[tuple[str | None, bool]] = []
+    lowered = None if context is None else context.lower()
+    return [(text if text is not None and _held(needs, lowered) else None, opens)
+            for text, opens, needs in _read_sentences(body)]
+
+
+@lru_cache(maxsize=1 << 16)
+def _read_sentences(body: str) -> tuple[tuple[str | None, bool, tuple[str, ...]], ...]:
+    """What a reply's sentences are wherever it goes (cleaned, or None when never usable; whether each opens a
+    paragraph; what a conversation must hold for it), read once per reply: a chat turn weighs hundreds."""
+    out: list[tuple[str | None, bool, tuple[str, ...]]] = []
     for block in _blocks(body):
         if block is None:
-            out.append((None, True))  # a quoted block or code: never part of a passage, and nothing runs across it
+            out.append((None, True, ()))  # a quoted block or code: never part of a passage, and nothing runs across it
             continue
-        for n, sentence in enumerate(_SENTENCE_END.split(block)):
+        for n, sentence in enumerate(split_sentences(block)):
             cleaned = clean_sentence(sentence)
-            out.append((cleaned if cleaned and usable(cleaned) and fits_here(cleaned, context) else None, n == 0))
-    return out
+            needs = _needs(cleaned) if cleaned and usable(cleaned) else None
+            out.append((cleaned if needs is not None else None, n == 0, needs or ()))
+    return tuple(out)
 
 
 def _joined(found: list[tuple[str | None, bool]], start: int, end: int) -> str:
@@ -247,8 +276,9 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
         while end < len(units) and units[end][0] is not None and chars + len(units[end][0]) + 2 <= max_chars:
             chars += len(units[end][0]) + 2  # type: ignore[arg-type]
             end += 1
-        while end > start and not units[end - 1][2] and units[end - 1][0].endswith(":"):  # type: ignore[union-attr]
-            end -= 1  # a sentence that leads into what the run leaves out ("... the desired aroma hops:")
+        while end > start and (not _balanced(units[start:end]) or (
+                not units[end - 1][2] and units[end - 1][0].endswith(":"))):  # type: ignore[union-attr]
+            end -= 1  # half a quotation or an aside, or a sentence that leads into what the run leaves out (a colon)
             chars -= len(units[end][0]) + 2  # type: ignore[arg-type]
         if end > start and (best is None or chars > best[0]):
             best = (chars, start, end)
@@ -262,6 +292,14 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
     return found if len(words(text)) >= min_words or found.whole else None
 
 
+def _balanced(units: list[tuple[str | None, bool, bool]]) -> bool:
+    """Whether the prose of a run closes every quotation and bracket it opens: a run cut inside one reads as half
+    a quotation (code is left alone, its brackets are its own)."""
+    prose = _NOT_BRACKET.sub("", " ".join(text for text, _, is_code in units if text is not None and not is_code))
+    return (prose.count("(") == prose.count(")") and prose.count("[") == prose.count("]")
+            and prose.count('"') % 2 == 0 and prose.count("\u201c") == prose.count("\u201d"))
+
+
 def written(body: str, context: str | None = None) -> list[str | None]:
     """The reply's units as ``as_written`` keeps them (sentences of prose, whole code blocks), None where it breaks."""
     return [text for text, _, _ in _written_units(body, context)]
@@ -269,19 +307,27 @@ def written(body: str, context: str | None = None) -> list[str | None]:
 
 def _written_units(body: str, context: str | None) -> list[tuple[str | None, bool, bool]]:
     """(text, or None where a run breaks; whether it opens a paragraph; whether it is code) for each unit."""
-    units: list[tuple[str | None, bool, bool]] = []
+    lowered = None if context is None else context.lower()
+    return [(text if text is not None and _held(needs, lowered) else None, opens, is_code)
+            for text, opens, is_code, needs in _read_units(body)]
+
+
+@lru_cache(maxsize=1 << 16)
+def _read_units(body: str) -> tuple[tuple[str | None, bool, bool, tuple[str, ...]], ...]:
+    """``_written_units`` wherever the reply goes, with what a conversation must hold for each unit; read once."""
+    units: list[tuple[str | None, bool, bool, tuple[str, ...]]] = []
     for paragraph in re.split(r"\n\s*\n", body.strip()):
         lines = [line.rstrip() for line in paragraph.split("\n") if line.strip()]
         if not lines:
             continue
         code = [line.startswith(("    ", "\t")) for line in lines]
         if any(line.lstrip().startswith(">") for line in lines) or (any(code) and not all(code)):
-            units.append((None, True, False))  # a quote of its own thread, or code woven into a line of prose
+            units.append((None, True, False, ()))  # a quote of its own thread, or code woven into a line of prose
         elif all(code):
-            units.append(("\n".join(lines), True, True))
+            units.append(("\n".join(lines), True, True, ()))
         else:
-            for n, sentence in enumerate(_SENTENCE_END.split(" ".join(line.strip() for line in lines))):
+            for n, sentence in enumerate(split_sentences(" ".join(line.strip() for line in lines))):
                 cleaned = clean_sentence(sentence)
-                usable_here = bool(cleaned) and not refers_elsewhere(cleaned, context)
-                units.append((cleaned if usable_here else None, n == 0, False))
-    return units
+                needs = _needs(cleaned) if cleaned and not _points_at_its_page(cleaned) else None
+                units.append((cleaned if needs is not None else None, n == 0, False, needs or ()))
+    return tuple(units)

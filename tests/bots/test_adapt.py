@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bots.adapt import as_written, passage, sentences, usable
+from bots.adapt import as_written, passage, sentences, usable, written
 from bots.personas import Persona
 from bots.voice import MAX_PHRASE_WORDS, Voice
 
@@ -166,3 +166,33 @@ def test_as_written_never_ends_on_a_sentence_that_leads_into_what_it_leaves_out(
             "> the picture of a torpedo, as the source had it")
     found = as_written(body, 3, 3000, "how do breweries add hop aroma?")
     assert found is not None and found.text == "Some breweries dry hop for aroma."
+
+
+def test_as_written_never_posts_half_a_quotation_or_an_aside():
+    body = ('Grind finer until the shot slows to about thirty seconds. The manual puts it plainly: "a sour shot is '
+            'under-extracted. Grind finer before you change anything else." Keep the dose the same while you do.')
+    whole = as_written(body, 3, 3000, "my shots are sour")
+    assert whole is not None and whole.text.count('"') == 2  # the quotation is whole when it fits
+    cut = as_written(body, 3, 150, "my shots are sour")  # room for the opening half of the quotation, not the close
+    assert cut is not None and cut.text.count('"') % 2 == 0 and len(cut.text) <= 150
+    assert written(body)[2].endswith('else."')  # a sentence keeps the quote that closes it
+    aside = "Use a burr grinder (a flat one, or a conical. Either works) for espresso."
+    assert as_written(aside, 3, 3000).text == aside and as_written(aside, 3, 60) is None  # no half an aside
+    listed = as_written("Three things matter: a) the grind. b) the dose. c) the water temperature.", 3, 3000)
+    assert listed is not None and "c) the water" in listed.text  # list markers are not brackets
+
+
+@pytest.mark.parametrize("sentence", ["As J Musser mentioned, the dose matters less than the grind.",
+                                      "As the others have already said, grind finer.",
+                                      "As Mary Ann Evans pointed out, the water comes last."])
+def test_a_sentence_that_points_at_people_of_its_own_page_is_not_used(sentence):
+    from bots.adapt import refers_elsewhere
+
+    assert refers_elsewhere(sentence, "my shots are sour, what should I change?")
+
+
+def test_a_run_never_starts_mid_explanation():
+    body = ("The first shot is usually sour. Now grind finer, and the shot slows down and sweetens as it goes. "
+            "Finally taste it again after a day.")
+    found = as_written(body, 3, 90, "why is my espresso sour?")
+    assert found is not None and not found.text.startswith(("Now", "Finally"))
