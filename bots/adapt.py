@@ -18,6 +18,9 @@ from functools import lru_cache
 # its sentence ("see https://... for more"), so that sentence cannot be used at all.
 _LINK = re.compile(r"\s*\(\s*(?:https?://|www\.)[^)\s]*\s*\)")
 _BARE_LINK = re.compile(r"https?://|www\.|\.(?:com|org|net)\b")
+# An address inside the source's own network (a question, an answer or a user page there).
+_OWN_NETWORK = re.compile(r"\b(?:[\w-]+\.)*(?:stackexchange|stackoverflow|askubuntu|superuser|serverfault|mathoverflow|"
+                          r"stackapps)\.(?:com|net)\b|\bsstatic\.net\b", re.IGNORECASE)
 _MENTION = re.compile(r"^(?:@[\w.\-]+[,:]?\s+)+")
 _MENTION_ANYWHERE = re.compile(r"(?<![\w.])@[A-Za-z][\w.\-]*")
 # A sentence ends at . ! or ?, but not after an initial ("C. W. Bamforth") or a common abbreviation.
@@ -68,15 +71,16 @@ _LINK_AS_WORD = re.compile(r"\b(?:of|the|a|an|to|at|on|in|with|from|by|and|or|us
                            r"\s*\(\s*(?:https?://|www\.)", re.IGNORECASE)
 
 
-def clean_sentence(sentence: str) -> str:
-    """One sentence without link targets or a leading @name; the rest untouched.
+def clean_sentence(sentence: str, keep_links: bool = False) -> str:
+    """One sentence without link targets (unless ``keep_links``) or a leading @name; the rest untouched.
 
     A link that stood for a word ("if use of (http://...) is a blessing") cannot go without breaking the
     sentence: such a sentence comes back empty, so it is never used.
     """
-    if _LINK_AS_WORD.search(sentence):
-        return ""
-    sentence = _LINK.sub("", sentence)
+    if not keep_links:
+        if _LINK_AS_WORD.search(sentence):
+            return ""
+        sentence = _LINK.sub("", sentence)
     sentence = _MENTION.sub("", sentence.strip())
     return re.sub(r"\s{2,}", " ", sentence).strip()
 
@@ -92,9 +96,13 @@ def usable(sentence: str) -> bool:
     return sum(c.isalpha() for c in sentence) >= 0.6 * sum(not c.isspace() for c in sentence)
 
 
-def _points_at_its_page(sentence: str) -> bool:
-    """Other answers, votes, edits, the site, an @name or a bare address: what only its source's page has."""
-    return bool(_ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence) or _BARE_LINK.search(sentence))
+def _points_at_its_page(sentence: str, links: bool = False) -> bool:
+    """Other answers, votes, edits, the site, an @name or a bare address: what only its source's page has. With
+    ``links``, an address is the author's own words unless it leads into its source's network (another question,
+    an answer there): people link out about as often as one post in four."""
+    if _ELSEWHERE.search(sentence) or _MENTION_ANYWHERE.search(sentence):
+        return True
+    return bool(_OWN_NETWORK.search(sentence)) if links else bool(_BARE_LINK.search(sentence))
 
 
 def fits_here(sentence: str, context: str | None) -> bool:
@@ -327,7 +335,7 @@ def _read_units(body: str) -> tuple[tuple[str | None, bool, bool, tuple[str, ...
             units.append(("\n".join(lines), True, True, ()))
         else:
             for n, sentence in enumerate(split_sentences(" ".join(line.strip() for line in lines))):
-                cleaned = clean_sentence(sentence)
-                needs = _needs(cleaned) if cleaned and not _points_at_its_page(cleaned) else None
+                cleaned = clean_sentence(sentence, keep_links=True)  # as written, links and all
+                needs = _needs(cleaned) if cleaned and not _points_at_its_page(cleaned, links=True) else None
                 units.append((cleaned if needs is not None else None, n == 0, False, needs or ()))
     return tuple(units)

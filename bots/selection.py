@@ -84,14 +84,18 @@ class Candidate:
 
 PEOPLE_MIN_WORDS = 5
 CHARS_PER_WORD = 7  # a long reply in the people's register is cut at a sentence end within the persona's max_reply_chars
+# A chat is a conversation: a passage there stays as long as a chat turn reads, however long the persona may post on a
+# forum (corpus personas may post what 95% of their site's people do, up to 3,700 characters).
+CHAT_REPLY_CHARS = 1000
 
 
-def lengths(persona: Persona) -> Length:
+def lengths(persona: Persona, chat: bool = False) -> Length:
     """How long a reply may be: the persona's length, or in the people's register (``style: people``) the people's
-    own, a reply as long as it was written, up to what the persona may post (a sentence end within its limit)."""
+    own, a reply as long as it was written, up to what the persona may post (a sentence end within its limit;
+    in a chat, within CHAT_REPLY_CHARS as well)."""
     if persona.in_peoples_voice:
-        return Length(min_words=PEOPLE_MIN_WORDS, max_words=max(PEOPLE_MIN_WORDS + 5,
-                                                                 persona.limits.max_reply_chars // CHARS_PER_WORD))
+        chars = min(persona.limits.max_reply_chars, CHAT_REPLY_CHARS) if chat else persona.limits.max_reply_chars
+        return Length(min_words=PEOPLE_MIN_WORDS, max_words=max(PEOPLE_MIN_WORDS + 5, chars // CHARS_PER_WORD))
     return persona.style.length
 
 
@@ -366,7 +370,7 @@ class BankGenerator:
         context = bank.context_vectors[rows] @ post_vector
         interests = self._interest_vectors(request.persona)
         persona = (bank.reply_vectors[rows] @ interests.T).max(axis=1)
-        style = lengths(request.persona)
+        style = lengths(request.persona, chat=request.one_to_one)
         here = conversation_text(request)  # what a passage may refer to
         want = wanted_label(request.act)
         kind = "question" if request.act == "ask_follow_up" else "statement"
