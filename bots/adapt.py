@@ -52,6 +52,9 @@ _CONNECTIVE = re.compile(r"^(?:but|however|also|so|and|or|then|that said|still|t
                          r"again|anyway|which|moreover|furthermore|additionally|finally|lastly|secondly|meanwhile|"
                          r"similarly|likewise|even so|if so|in that case|in this case|on the other hand|in addition)\b",
                          re.IGNORECASE)
+# A sentence that leads into what comes after it: a run never ends on one ("... the following growing conditions.").
+_LEADS_ON = re.compile(r":\s*$|\b(?:the following|as follows|the next (?:few )?(?:lines|steps|points)|(?:is|are) below|"
+                       r"shown below|listed below|like this|these steps)\b", re.IGNORECASE)
 # What is not a bracket of a quotation or an aside: a list marker ("a)", "2)") or a smiley.
 _NOT_BRACKET = re.compile(r"(?<![\w(])\w\)|[:;]-?[()]")
 
@@ -266,18 +269,20 @@ def refers_elsewhere(sentence: str, context: str | None) -> bool:
     return _points_at_its_page(sentence) or not fits_here(sentence, context)
 
 
-def as_written(body: str, min_words: int, max_chars: int, context: str | None = None) -> Passage | None:
+def as_written(body: str, min_words: int, max_chars: int, context: str | None = None,
+               from_start: bool = False) -> Passage | None:
     """The longest contiguous run of a reply as its author wrote it, code and lists included, within ``max_chars``:
     the people's own register (``style: people``), where a reply is posted at its own length.
 
     Only what points at the source's own conversation breaks the run (``refers_elsewhere``, a quoted block); a
     sentence ``passage`` would drop for its shape (code, a list item with no full stop) belongs to its reply here.
     A run starts with prose, and past the reply's start never mid-argument; it never ends on a sentence that leads
-    into what it leaves out (a colon). Ties go to the earliest run.
+    into what it leaves out (a colon). Ties go to the earliest run. ``from_start``: only the run from the first
+    unit (a question, told from its start).
     """
     units = _written_units(body, context)
     best: tuple[int, int, int] | None = None  # (chars, start, end)
-    for start, (text, _, is_code) in enumerate(units):
+    for start, (text, _, is_code) in enumerate(units[:1] if from_start else units):
         if text is None or is_code or (start > 0 and _CONNECTIVE.match(text)):
             continue
         chars, end = 0, start
@@ -285,8 +290,8 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
             chars += len(units[end][0]) + 2  # type: ignore[arg-type]
             end += 1
         while end > start and (not _balanced(units[start:end]) or (
-                not units[end - 1][2] and units[end - 1][0].endswith(":"))):  # type: ignore[union-attr]
-            end -= 1  # half a quotation or an aside, or a sentence that leads into what the run leaves out (a colon)
+                not units[end - 1][2] and _LEADS_ON.search(units[end - 1][0]))):  # type: ignore[arg-type]
+            end -= 1  # half a quotation or an aside, or a sentence that leads into what the run leaves out
             chars -= len(units[end][0]) + 2  # type: ignore[arg-type]
         if end > start and (best is None or chars > best[0]):
             best = (chars, start, end)
@@ -294,8 +299,8 @@ def as_written(body: str, min_words: int, max_chars: int, context: str | None = 
         return None
     _, start, end = best
     text = ""
-    for unit, opens, is_code in units[start:end]:
-        text += ("" if not text else "\n\n" if opens or is_code else " ") + unit  # type: ignore[operator]
+    for unit, before, is_code in units[start:end]:
+        text += ("" if not text else "\n\n" if is_code else before) + unit  # type: ignore[operator]
     found = Passage(text, start, end - start, len(units))
     return found if len(words(text)) >= min_words or found.whole else None
 
@@ -314,28 +319,34 @@ def written(body: str, context: str | None = None) -> list[str | None]:
 
 
 def _written_units(body: str, context: str | None) -> list[tuple[str | None, bool, bool]]:
-    """(text, or None where a run breaks; whether it opens a paragraph; whether it is code) for each unit."""
+    """(text, or None where a run breaks; what comes before it in its source: a blank line, a line break or a space;
+    whether it is code) for each unit."""
     lowered = None if context is None else context.lower()
-    return [(text if text is not None and _held(needs, lowered) else None, opens, is_code)
-            for text, opens, is_code, needs in _read_units(body)]
+    return [(text if text is not None and _held(needs, lowered) else None, before, is_code)
+            for text, before, is_code, needs in _read_units(body)]
 
 
 @lru_cache(maxsize=1 << 16)
-def _read_units(body: str) -> tuple[tuple[str | None, bool, bool, tuple[str, ...]], ...]:
-    """``_written_units`` wherever the reply goes, with what a conversation must hold for each unit; read once."""
-    units: list[tuple[str | None, bool, bool, tuple[str, ...]]] = []
+def _read_units(body: str) -> tuple[tuple[str | None, str, bool, tuple[str, ...]], ...]:
+    """``_written_units`` wherever the reply goes, with what a conversation must hold for each unit; read once.
+
+    A line break inside a paragraph is the author's (a list item, a line of its own): it stays, and a sentence
+    never runs across it."""
+    units: list[tuple[str | None, str, bool, tuple[str, ...]]] = []
     for paragraph in re.split(r"\n\s*\n", body.strip()):
         lines = [line.rstrip() for line in paragraph.split("\n") if line.strip()]
         if not lines:
             continue
         code = [line.startswith(("    ", "\t")) for line in lines]
         if any(line.lstrip().startswith(">") for line in lines) or (any(code) and not all(code)):
-            units.append((None, True, False, ()))  # a quote of its own thread, or code woven into a line of prose
+            units.append((None, "\n\n", False, ()))  # a quote of its own thread, or code woven into a line of prose
         elif all(code):
-            units.append(("\n".join(lines), True, True, ()))
+            units.append(("\n".join(lines), "\n\n", True, ()))
         else:
-            for n, sentence in enumerate(split_sentences(" ".join(line.strip() for line in lines))):
-                cleaned = clean_sentence(sentence, keep_links=True)  # as written, links and all
-                needs = _needs(cleaned) if cleaned and not _points_at_its_page(cleaned, links=True) else None
-                units.append((cleaned if needs is not None else None, n == 0, False, needs or ()))
+            for row, line in enumerate(lines):
+                for n, sentence in enumerate(split_sentences(line.strip())):
+                    cleaned = clean_sentence(sentence, keep_links=True)  # as written, links and all
+                    needs = _needs(cleaned) if cleaned and not _points_at_its_page(cleaned, links=True) else None
+                    before = " " if n else "\n" if row else "\n\n"
+                    units.append((cleaned if needs is not None else None, before, False, needs or ()))
     return tuple(units)

@@ -42,6 +42,7 @@ from index.documents import ThreadText, clip, thread_vectors
 
 NOTHING_RELEVANT = "nothing_relevant_to_say"
 REPLY_TAKEN = "reply_taken"
+SOCIAL_ON_A_FORUM = "people_post_no_greetings"  # the people's register on a forum: a greeting or goodbye alone is silence
 NEAREST_THREADS = 10  # bank threads that vote on the conversation's community, and whose replies are candidates
 NEAREST_REPLIES = 60
 ALTERNATIVES = 4  # next-best replies offered with each choice, for a caller that claims in its own order
@@ -179,6 +180,9 @@ class BankGenerator:
         if act == "disclose":
             return Reply(disclosure(persona), act)
         if act in ("greet", "welcome", "goodbye"):
+            if voice.plain and not request.one_to_one:
+                # of the shipped corpus's 6,673 people's replies, one is a greeting or a goodbye and no more
+                return self._silence(request, voice, act, SOCIAL_ON_A_FORUM)
             return social_reply(voice, act)
         if act == "stay_silent":
             return self._silence(request, voice, act, "rasa_chose_silence")
@@ -391,9 +395,15 @@ class BankGenerator:
                     continue  # an answer that only asks back is no answer
             act_fit = want is not None and self.labels.label(reply.id, kind) == want
             if request.act in ("agree", "disagree"):
-                # the act is carried by the opening sentence(s), kept short: as written by someone who agreed (or
-                # disagreed), or else said in words first ("I disagree: ..."), so the act is what the reply reads as
-                found = passage(reply.text, STATEMENT_WORDS[0], min(STATEMENT_WORDS[1], style.max_words), here) or found
+                # the act is carried by the opening sentence(s): as written by someone who agreed (or disagreed), or
+                # else kept short and said in words first ("I disagree: ..."), so the act is what the reply reads as.
+                # On a forum in the people's register a reply people wrote as this act is posted from its start at
+                # its own length: people who agree say why.
+                short = passage(reply.text, STATEMENT_WORDS[0], min(STATEMENT_WORDS[1], style.max_words), here)
+                whole = (as_written(reply.text, style.min_words, request.persona.limits.max_reply_chars, here,
+                                    from_start=True)
+                         if act_fit and request.persona.in_peoples_voice and not request.one_to_one else None)
+                found = whole or short or found
             score = (WEIGHTS["answers"] * a + WEIGHTS["fit"] * f + WEIGHTS["context"] * c + WEIGHTS["thread"] * t
                      + WEIGHTS["persona"] * p + WEIGHTS["act"] * act_fit)
             out.append(Candidate(reply, found, float(score), float(a), float(f), float(c), float(t), float(p), act_fit))
@@ -488,7 +498,10 @@ class BankGenerator:
         options = []
         for hit in hits:
             thread: BankThread = self.bank.threads[hit.thread_id]
-            found = passage(thread.question, persona.style.length.min_words, max(persona.style.length.max_words, 120))
+            if persona.in_peoples_voice:  # as its asker wrote it, links, code and lists included
+                found = as_written(thread.question, PEOPLE_MIN_WORDS, persona.limits.max_reply_chars, from_start=True)
+            else:
+                found = passage(thread.question, persona.style.length.min_words, max(persona.style.length.max_words, 120))
             if found is None or found.first != 0:
                 continue  # a question told from its middle (its opening sentence could not come along) is no question
             body = voice.finish(voice.frame(found.text, lead="", closing=False), max_words=10_000)

@@ -515,7 +515,8 @@ class Swarm:
             self._release(bot, thread)
             return
         rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
-        post_at = job.at + timedelta(minutes=bot.timing.reply_delay(rng))
+        delay = bot.timing.reply_delay(rng, self._waited(thread, outcome, job.at), self.settings.scan_every_minutes)
+        post_at = job.at + timedelta(minutes=delay)
         if not bot.timing.posts_at(post_at):  # the active hours ended while writing: the reply is never sent
             self.tally.skipped["asleep_before_posting"] += 1
             self.log.write("turn_dropped", t=format_time(post_at), bot=bot.name, thread=thread_id, reason="asleep")
@@ -524,6 +525,15 @@ class Swarm:
         bot.busy_until = post_at
         self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
                        **outcome)
+
+    @staticmethod
+    def _waited(thread: ThreadState | None, outcome: dict[str, Any], now: datetime) -> float:
+        """Minutes the post being answered has waited by ``now`` (0 for a new thread)."""
+        parent = outcome.get("parent_id")
+        answered = next((p for p in thread.posts if p.id == parent), None) if thread and parent else None
+        if answered is None or not answered.created_at:
+            return 0.0
+        return max(0.0, (now - parse_time(answered.created_at)).total_seconds() / 60)
 
     def _claimed(self, outcome: dict[str, Any]) -> dict[str, Any]:
         """The first of a turn's offered replies still free, claimed in decision order so runs stay reproducible."""

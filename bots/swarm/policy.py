@@ -15,9 +15,10 @@ from datetime import datetime
 from bots.swarm.bots import Bot
 from bots.swarm.forum_view import ThreadState
 from bots.settings import SwarmSettings
+from conversations.models import parse_time
 
 REASONS = ("joined", "below_threshold", "busy", "asleep", "run_budget", "daily_budget", "cooldown", "thread_limit",
-           "own_post", "persona_in_thread", "bots_per_thread", "consecutive_bots", "draw")
+           "own_post", "persona_in_thread", "bots_per_thread", "consecutive_bots", "thread_age", "draw")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ class JoinPolicy:
             return Decision(False, "bots_per_thread")
         if thread.bot_tail(bot_accounts) + len(thread.pending) >= self.settings.max_consecutive_bot_posts:
             return Decision(False, "consecutive_bots")
+        answered = thread.last_human_or_other(bot.account_id)
+        if answered is not None and answered.created_at and not bot.timing.answers(
+                (now - parse_time(answered.created_at)).total_seconds() / 60,
+                draw(self.seed, "age", bot.name, thread.id, now.isoformat()), self.settings.scan_every_minutes):
+            return Decision(False, "thread_age")
         if draw(self.seed, "join", bot.name, thread.id, now.isoformat()).random() >= self.settings.join_probability:
             return Decision(False, "draw")
         return Decision(True, "joined")

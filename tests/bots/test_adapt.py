@@ -196,3 +196,21 @@ def test_a_run_never_starts_mid_explanation():
             "Finally taste it again after a day.")
     found = as_written(body, 3, 90, "why is my espresso sour?")
     assert found is not None and not found.text.startswith(("Now", "Finally"))
+
+
+def test_as_written_keeps_the_authors_line_breaks_and_links_out():
+    body = ("You need three things for this:\n- a burr grinder (https://en.wikipedia.org/wiki/Burr_mill)\n- a scale\n"
+            "- fresh beans\n\nThe grinder matters most. See https://coffee.stackexchange.com/q/12 for the rest.")
+    found = as_written(body, 3, 3000, "what do I need for espresso?")
+    assert found is not None
+    assert found.text == ("You need three things for this:\n- a burr grinder (https://en.wikipedia.org/wiki/Burr_mill)\n"
+                          "- a scale\n- fresh beans\n\nThe grinder matters most.")  # an address into its own network breaks it
+    assert as_written("Too short. " + body, 3, 3000, from_start=True).text.startswith("Too short.")
+    assert as_written("> a quote first\n\n" + body, 3, 3000, from_start=True) is None  # a question told from its start
+
+
+def test_a_run_never_ends_on_a_sentence_that_announces_what_follows():
+    body = ("Coffee trees want a subtropical climate. I found a page which prescribes the following growing "
+            "conditions.\n\n> a table from that page")
+    found = as_written(body, 3, 3000, "how many coffee plants do I need for a cup a day?")
+    assert found is not None and found.text == "Coffee trees want a subtropical climate."

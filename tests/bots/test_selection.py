@@ -11,7 +11,7 @@ from bots.acts import ActLabels
 from bots.adapt import sentences, written
 from bots.personas import CORPUS_PERSONAS, load_personas
 from bots.replies import Message, ReplyRequest
-from bots.selection import NOTHING_RELEVANT, BankGenerator
+from bots.selection import NOTHING_RELEVANT, BankGenerator, SOCIAL_ON_A_FORUM
 
 PERSONAS = {p.name: p for p in load_personas(CORPUS_PERSONAS)}
 # the first test pays for embedding the bank on a fresh clone (about 10k texts); the rest reuse it
@@ -237,3 +237,14 @@ async def test_in_the_peoples_voice_an_act_no_reply_performs_becomes_an_answer(b
         break
     else:
         pytest.fail("no thread in the sample without a disagreeing reply near enough, but with an answer")
+
+
+async def test_in_the_peoples_voice_a_forum_gets_no_greeting_or_goodbye_a_chat_does(bank):
+    bank, forum = bank
+    generator = BankGenerator(bank, labels=ActLabels.by_cues(bank))
+    thread = _sample(forum, 1)[0]
+    for act in ("greet", "welcome", "goodbye"):
+        on_forum = await generator.write(_request(thread, act))
+        assert on_forum.text == "" and on_forum.reason == SOCIAL_ON_A_FORUM  # people's replies: 1 in 6,673 is one
+        face_to_face = await generator.write(_request(thread, act, one_to_one=True))
+        assert face_to_face.text and face_to_face.act == act

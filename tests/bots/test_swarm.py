@@ -346,3 +346,35 @@ async def test_failing_turns_are_logged_and_the_swarm_goes_on(tmp_path, rasa_ser
     assert any("llm" in r["error"] or "rasa" in r["error"] for r in errors)
     assert read_log(result.log_path).__next__()["kind"] == "run"
     assert [r for r in read_log(result.log_path)][-1]["kind"] == "summary"
+
+
+def test_fitted_bots_answer_a_post_at_the_peoples_latencies():
+    import random
+
+    import numpy as np
+
+    from bots.swarm.timing import FittedTiming
+
+    people = np.random.default_rng(0).lognormal(np.log(220.0), 1.6, 4000)  # minutes: a median of 3.7 h, a long tail
+    timing = FittedTiming(5, 0.0, tuple([1.0] * 24), people, 0.5)  # around every hour
+    rng = random.Random(3)
+    latencies = []
+    for _ in range(2000):  # a post the bot sees when it is made, then every 90 minutes, until it answers
+        age = 0.0
+        while not timing.answers(age, rng, 90.0):
+            age += 90.0
+        latencies.append(age + timing.reply_delay(rng, age, 90.0))
+    grid = np.quantile(people, np.linspace(0.02, 0.98, 49))
+    ks = max(abs(np.mean(np.asarray(latencies) <= g) - np.mean(people <= g)) for g in grid)
+    assert ks < 0.05, ks  # the bot's replies come when the people's do
+    assert not timing.answers(1e9, rng, 90.0)  # later than anyone ever answered: never
+    bot = _bot()
+    bot.timing = timing
+    now = _noon(bot)
+    old = ThreadState(1, "t", [SeenPost(1, 1, "x", (now - timedelta(days=300)).isoformat())])
+    policy = JoinPolicy(SwarmSettings(join_probability=1.0), 7)
+    assert policy.decide(bot, old, 0.9, now, {}).reason == "thread_age"
+    fresh = [policy.decide(bot, ThreadState(i, "t", [SeenPost(1, 1, "x", (now - timedelta(minutes=1)).isoformat())]),
+                           0.9, now, {}).reason for i in range(2, 60)]
+    assert 0.1 < fresh.count("joined") / len(fresh) < 0.6  # a fresh post: the people's share answered within the scan
+    assert timing.answers(0.0, rng, 1e9)  # a bot that looks once, ever, answers a fresh post: every reply comes by then
