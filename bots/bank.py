@@ -145,6 +145,7 @@ class ReplyBank:
             self._of_thread.setdefault(reply.thread, []).append(reply.id)
         self.used: set[int] = set()  # replies used in this run, or found in the forum
         self.used_questions: set[int] = set()
+        self.cited: set[int] = set()  # bank threads a bot cited on the forum in this run: never twice
         self._runs = _RunTable(self.replies, self.threads)
         self.answer_fit = None  # (model, floors) once a generator has trained it (bots/selection.py): one per bank
 

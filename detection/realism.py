@@ -48,7 +48,7 @@ class Realism:
     people_replies: int
     responsiveness_bots: float
     responsiveness_people: float
-    run_any_share: float  # bot replies sharing an 8-word run with any earlier post
+    run_any_share: float  # bot replies sharing an 8-word run with any earlier post (disclosures aside)
     run_other_share: float  # ... with an earlier post by another account (what the copy detectors count)
     cross_site_share: float | None  # bot replies whose words come from another site's thread
     copy_people_range: dict[str, tuple[float, float]]  # 5th-95th percentile over the same threads' people
@@ -120,7 +120,10 @@ def measure(dataset: Dataset, vectors: Vectors, bot_posts: dict[str, BotPost], *
         sims = np.einsum("ij,ij->i", vectors.posts[rows], vectors.posts[forum.post_parent[rows]])
         return float(np.median(sims))
 
-    run_any, run_other = _shared_runs(dataset, bots)
+    # a disclosure ("Yes. I'm a bot: ...") is the same words each time it is asked, by design: not a copy
+    worded = np.asarray([i for i in bots if getattr(bot_posts.get(forum.post_ids[i]), "act", None) != "disclose"],
+                        dtype=np.int64)
+    run_any, run_other = _shared_runs(dataset, worded)
     sites = thread_sites(dataset)
     crossed = [bot_posts[forum.post_ids[i]].source_site != sites[int(forum.post_thread[i])]
                for i in bots if bot_posts.get(forum.post_ids[i]) and bot_posts[forum.post_ids[i]].source_site
@@ -129,11 +132,11 @@ def measure(dataset: Dataset, vectors: Vectors, bot_posts: dict[str, BotPost], *
     report = Realism(
         bot_replies=len(bots), people_replies=len(people),
         responsiveness_bots=responsiveness(bots), responsiveness_people=responsiveness(people),
-        run_any_share=float(np.mean(run_any)) if len(bots) else float("nan"),
-        run_other_share=float(np.mean(run_other)) if len(bots) else float("nan"),
+        run_any_share=float(np.mean(run_any)) if len(worded) else float("nan"),
+        run_other_share=float(np.mean(run_other)) if len(worded) else float("nan"),
         cross_site_share=float(np.mean(crossed)) if crossed else None,
         copy_people_range=people_range, copy_bots=bots_median, copy_bots_outside=outside)
-    for side, rows in (("bots", bots), ("people", people)):
+    for side, rows in (("bots", worded), ("people", people)):  # "Yes. I'm a bot" is no stance lead of a persona's
         measured = rates(forum.post_body[int(i)] for i in rows)
         setattr(report, f"decorations_{side}", {**measured.rates, "median_words": measured.median_words})
     if parse is not None:

@@ -424,6 +424,7 @@ class Swarm:
             self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")
             return []
         self._release(bot, thread)
+        self.generator.observe([data["text"]])  # a bank text that shares a run with a bot's post is used up too
         thread.posts.append(SeenPost(post["id"], bot.account_id, data["text"], post["created_at"], post.get("parent_id")))
         self.known_posts.add(post["id"])
         bot.count_post(now, thread.id)

@@ -25,9 +25,11 @@ def bank(corpus_bank):
     bank, forum = corpus_bank
     bank.used.clear()
     bank.used_questions.clear()
+    bank.cited.clear()
     yield bank, forum
     bank.used.clear()
     bank.used_questions.clear()
+    bank.cited.clear()
 
 
 def _request(thread: dict, act: str = "answer", post: int = 1, persona: str | None = None, source: str | None = None,
@@ -248,3 +250,19 @@ async def test_in_the_peoples_voice_a_forum_gets_no_greeting_or_goodbye_a_chat_d
         assert on_forum.text == "" and on_forum.reason == SOCIAL_ON_A_FORUM  # people's replies: 1 in 6,673 is one
         face_to_face = await generator.write(_request(thread, act, one_to_one=True))
         assert face_to_face.text and face_to_face.act == act
+
+
+async def test_words_a_bot_posted_are_never_posted_again(bank):
+    """A bank reply sharing a run of words with a post now in the forum, a bot's own included (the swarm observes
+    what it posts), is used up: an answer that quotes the code of the question a bot opened a thread with is not."""
+    bank, forum = bank
+    generator = BankGenerator(bank, labels=ActLabels.by_cues(bank))
+    for thread in _sample(forum, 16):
+        found = generator.rank(_request(thread))
+        if found:
+            break
+    else:
+        pytest.fail("nothing in the sample has a candidate")
+    posted = found[0].passage.text
+    assert generator.observe([posted]) >= 1 and found[0].reply.id in bank.used
+    assert all(c.reply.id != found[0].reply.id for c in generator.rank(_request(thread)))
