@@ -58,6 +58,7 @@ RESPONSIVE = 0.35  # the best candidates are scored again on the words they woul
 
 
 LINK = re.compile(r"https?://\S+")  # a reply that cites something: how the people give a source
+QUESTION_QUANTILE = 95  # a question in the people's voice is posted at up to the length 95 in 100 of its site's stay within
 OPEN_FACTOR = 0.8  # an interest (a short phrase) needs this share of topic_threshold to a bank question to open on
 
 
@@ -119,6 +120,7 @@ class BankGenerator:
         self.labels = labels or ActLabels.by_cues(bank)
         self._reply_words: dict[int, frozenset[str]] = {}
         self._interests: dict[str, np.ndarray] = {}
+        self._question_limits: dict[str, int] = {}
         self._lock = threading.Lock()  # turns run in worker threads; claims must not interleave
         # trained now, with the bank, not on the first reply; once per bank
         if bank.answer_fit is None:
@@ -501,6 +503,13 @@ class BankGenerator:
         text = voice.finish([voice.pick("no_source")], decorate=False) if request.one_to_one else ""
         return Reply(text, "give_source", reason=NOTHING_RELEVANT)
 
+    def _question_chars(self, site: str) -> int:
+        """What 95 in 100 of the people's questions on ``site`` stay within (longer than their replies)."""
+        if site not in self._question_limits:
+            lengths = [len(t.question) for t in self.bank.threads if t.site == site]
+            self._question_limits[site] = int(np.percentile(lengths, QUESTION_QUANTILE)) if lengths else 0
+        return self._question_limits[site]
+
     def _open_thread(self, persona: Persona, interest: str, key: str) -> Opening | None:
         """A real question from the bank on one of the persona's interests, never one the forum holds or had."""
         rng = random.Random(f"{self.seed}:{key}")
@@ -512,7 +521,8 @@ class BankGenerator:
         for hit in hits:
             thread: BankThread = self.bank.threads[hit.thread_id]
             if persona.in_peoples_voice:  # as its asker wrote it, links, code and lists included
-                found = as_written(thread.question, PEOPLE_MIN_WORDS, persona.limits.max_reply_chars, from_start=True)
+                found = as_written(thread.question, PEOPLE_MIN_WORDS,
+                                   max(persona.limits.max_reply_chars, self._question_chars(thread.site)), from_start=True)
             else:
                 found = passage(thread.question, persona.style.length.min_words, max(persona.style.length.max_words, 120))
             if found is None or found.first != 0:

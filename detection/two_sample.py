@@ -26,6 +26,7 @@ from detection.features import FeatureTable, _hours, _words, reply_latency
 FOLDS = 5
 MIN_PER_CLASS = 5  # fewer accounts than this on either side and no test is run (it would say nothing)
 Z95 = 1.959964
+BOOTSTRAP = 1000  # resamples for the interval of a gap between two medians
 MEASURES = ("posts_per_account", "inter_post_gap", "reply_latency", "hour_of_day", "post_length", "answer_fit")
 
 
@@ -79,7 +80,18 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> dict[str, Any] | None:
         return None
     test = ks_2samp(a, b)
     return {"ks": float(test.statistic), "p": float(test.pvalue), "bots": int(a.size), "people": int(b.size),
-            "bots_median": float(np.median(a)), "people_median": float(np.median(b))}
+            "bots_median": float(np.median(a)), "people_median": float(np.median(b)),
+            "median_gap_ci": median_gap_interval(a, b)}
+
+
+def median_gap_interval(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP, seed: int = 0) -> list[float]:
+    """A 95% bootstrap interval of median(a) - median(b): with a few dozen bots' posts, how far apart the two
+    medians can be by chance alone, which a goal on the gap has to be read against."""
+    rng = np.random.default_rng(seed)
+    gaps = (np.median(rng.choice(a, (resamples, a.size)), axis=1)
+            - np.median(rng.choice(b, (resamples, b.size)), axis=1))
+    low, high = np.percentile(gaps, [2.5, 97.5])
+    return [float(low), float(high)]
 
 
 def distances(forum: Forum, account_synthetic: np.ndarray, post_synthetic: np.ndarray,

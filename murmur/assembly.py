@@ -398,7 +398,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             try:
                 span = ((replay.until - replay.start).total_seconds() / 3600 if replay is not None
                         else hours or settings.swarm.hours)
-                population = Population.of(((a, c) for a, c, _, _ in people_posts(threads, {})),
+                population = Population.of(((a, c, parent is None) for a, c, parent, _ in people_posts(threads, {})),
                                            people_handles(threads, {}), span)
             except ValueError as exc:
                 raise MurmurError(str(exc)) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bots.personas import Persona
+from bots.swarm.population import Budget
 from bots.swarm.timing import PersonaTiming, Timing
 
 HANDLE_MAX = 40
@@ -31,6 +32,8 @@ class Bot:
     posts_by_thread: Counter[int] = field(default_factory=Counter)
     posts_made: int = 0  # numbers its idempotency keys
     budget: int | None = None  # posts over the whole run (swarm.population: people); None: the schedule's only
+    openings: int | None = None  # of those, the threads it opens; the rest are replies (None: no such split)
+    opened: int = 0  # threads opened so far
     failures: int = 0
 
     def awake(self, moment: datetime) -> bool:
@@ -46,6 +49,14 @@ class Bot:
     def posts_in_run(self) -> int:
         return sum(self.posts_by_thread.values())
 
+    def may_open(self) -> bool:
+        """Whether the bot's budget holds a thread still to open."""
+        return self.openings is None or self.opened < self.openings
+
+    def may_reply(self) -> bool:
+        """Whether the bot's budget holds a reply still to make (its openings are kept for threads)."""
+        return self.openings is None or self.budget is None or self.posts_in_run - self.opened < self.budget - self.openings
+
     def count_post(self, moment: datetime, thread_id: int) -> None:
         self.posts_by_day[self.day(moment)] += 1
         self.posts_by_thread[thread_id] += 1
@@ -59,11 +70,12 @@ def active_at(persona: Persona, moment: datetime) -> bool:
 
 def make_bots(personas: list[Persona], count: int,
               timing: Callable[[str, Persona], Timing] | None = None,
-              accounts: Callable[[int], tuple[str, int]] | None = None) -> list[Bot]:
+              accounts: Callable[[int], tuple[str, Budget]] | None = None) -> list[Bot]:
     """``count`` bots over the personas in turn: the first bot of a persona is named after it, the rest numbered.
 
     ``timing(name, persona)`` gives each bot its behaviour (default: the persona's schedule); ``accounts(i)``, where
-    given, the i-th bot's handle and budget of posts over the run instead (``swarm.population: people``).
+    given, the i-th bot's handle and budget of posts (and openings among them) over the run instead
+    (``swarm.population: people``).
     """
     if not personas:
         return []
@@ -78,5 +90,6 @@ def make_bots(personas: list[Persona], count: int,
             copy = i // len(personas)
             suffix = f"-{copy + 1}" if copy else ""
             name = persona.name[: HANDLE_MAX - len(suffix)] + suffix
-        bots.append(Bot(name, persona, timing(name, persona), budget=budget))
+        bots.append(Bot(name, persona, timing(name, persona), budget=budget.posts if budget else None,
+                        openings=budget.openings if budget else None))
     return bots

@@ -187,7 +187,9 @@ class Swarm:
                        hours=(end - start).total_seconds() / 3600, clock=self.clock_kind, start=format_time(start),
                        personas=sorted(self.personas), generator=self.generator.name, threads=len(self.threads),
                        behaviour=self.settings.behaviour, population=self.settings.population,
-                       budgets={b.name: b.budget for b in self.bots if b.budget is not None}, **replay)
+                       budgets={b.name: b.budget for b in self.bots if b.budget is not None},
+                       **({"openings": {b.name: b.openings for b in self.bots}}
+                          if any(b.openings is not None for b in self.bots) else {}), **replay)
         for post in self.replay.posts if self.replay else ():
             self._schedule(post.at, "replay", None, post=post)
         for bot in self.bots:
@@ -336,8 +338,8 @@ class Swarm:
         bot, now = due.bot, due.at
         rng = draw(self.seed, "scan", bot.name, now.isoformat())
         self._schedule(now + timedelta(minutes=self.settings.scan_every_minutes * rng.uniform(0.75, 1.25)), "scan", bot)
-        if rng.random() < self.settings.new_thread_share:
-            blocked = self.policy.can_post(bot, now)
+        if rng.random() < self.settings.new_thread_share and bot.may_open():  # an account of askers' share opens
+            blocked = self.policy.can_post(bot, now, "open")
             self._decided(now, bot, None, 0.0, "open", blocked or "joined", source="scan")
             if blocked is None:
                 bot.busy_until = now
@@ -416,6 +418,7 @@ class Swarm:
                 thread = ThreadState(made["thread"]["id"], made["thread"]["title"])
                 self.threads[thread.id] = thread
                 self.tally.threads_started += 1
+                bot.opened += 1
             else:
                 post = await self._forum(lambda: account.reply(thread.id, data["text"], data.get("parent_id"),
                                                                idempotency_key=key, at=at))

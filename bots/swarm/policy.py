@@ -17,7 +17,8 @@ from bots.swarm.forum_view import ThreadState
 from bots.settings import SwarmSettings
 from conversations.models import parse_time
 
-REASONS = ("joined", "below_threshold", "busy", "asleep", "run_budget", "daily_budget", "cooldown", "thread_limit",
+REASONS = ("joined", "below_threshold", "busy", "asleep", "run_budget", "reply_budget", "open_budget", "daily_budget",
+           "cooldown", "thread_limit",
            "own_post", "persona_in_thread", "bots_per_thread", "consecutive_bots", "thread_age", "draw")
 
 
@@ -38,14 +39,19 @@ class JoinPolicy:
         self.seed = seed
         self.persona_of = persona_of or {}  # bot name -> persona name: one account of a persona per thread
 
-    def can_post(self, bot: Bot, now: datetime) -> str | None:
-        """The reason a bot cannot post anything now, or None: schedule, budget, cool-down, a reply in progress."""
+    def can_post(self, bot: Bot, now: datetime, kind: str = "reply") -> str | None:
+        """The reason a bot cannot post (``kind``: a reply, or "open" a thread) now, or None: schedule, budget,
+        cool-down, a reply in progress."""
         if bot.busy_until is not None:
             return "busy"
         if not bot.awake(now):
             return "asleep"
         if bot.budget is not None and bot.posts_in_run >= bot.budget:
             return "run_budget"
+        if kind == "open" and not bot.may_open():
+            return "open_budget"
+        if kind == "reply" and not bot.may_reply():
+            return "reply_budget"
         if bot.posts_today(now) >= bot.timing.posts_per_day:
             return "daily_budget"
         if bot.last_post_at is not None and (now - bot.last_post_at).total_seconds() < 60 * bot.timing.min_minutes_between_posts:

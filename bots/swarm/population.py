@@ -6,7 +6,10 @@ needs nothing but a post count. With ``people``:
 
 - each bot's budget of posts over the run is drawn from the people of the same forum: the posts each person
   made within a window as long as the run, over every such window of the forum's history, as a whole
-  distribution with its heavy tail (most post once or twice; a few post a lot);
+  distribution with its heavy tail (most post once or twice; a few post a lot). How many of those posts
+  opened a thread comes with it, from the same person and window: a bot that can always open a thread but
+  must find a conversation to reply to would otherwise fill its budget with new threads (two in five of the
+  bots' posts, against one in five of the people's);
 - a persona is a voice and a set of interests shared by many accounts, and at most one account of a persona
   posts in a thread (``JoinPolicy``);
 - handles are drawn in the shape of the forum's own handles (``user`` and digits, a lowercase word with a
@@ -23,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import timedelta
 
 import numpy as np
@@ -59,39 +63,53 @@ def handle_shape(handle: str) -> str:
     return "lower"
 
 
+class Budget(NamedTuple):
+    """One account's posts over the run, and how many of them open a thread (the rest are replies)."""
+
+    posts: int
+    openings: int
+
+
 @dataclass(frozen=True)
 class Population:
     """The people's posts per account within a window as long as the run, and the shapes of their handles."""
 
     budgets: np.ndarray  # one entry per (window, person who posted in it): that person's posts in that window
+    openings: np.ndarray  # beside each budget: how many of those posts opened a thread
     shapes: dict[str, float]  # share of the people's handles of each shape
     people: int
     taken: frozenset[str]  # every person's handle, lowercased: never drawn
 
     @classmethod
-    def of(cls, posts: Iterable[tuple[int, str]], handles: Iterable[str], hours: float) -> "Population":
-        """``posts``: (author id, created_at) of every person's post; ``handles``: the people's handles."""
-        times: dict[int, list] = defaultdict(list)
-        for author, created in posts:
-            times[author].append(parse_time(created))
+    def of(cls, posts: Iterable[tuple[int, str, bool]], handles: Iterable[str], hours: float) -> "Population":
+        """``posts``: (author id, created_at, whether it opened a thread) of every person's post; ``handles``: the
+        people's handles."""
+        times: dict[int, list[tuple]] = defaultdict(list)
+        for author, created, opened in posts:
+            times[author].append((parse_time(created), bool(opened)))
         if len(times) < MIN_PEOPLE:
             raise ValueError(f"swarm.population: people needs a forum with at least {MIN_PEOPLE} people who posted; "
                              f"this one has {len(times)}: replay or import a corpus, or use population: persona")
-        first = min(t for ts in times.values() for t in ts)
+        first = min(t for ts in times.values() for t, _ in ts)
         width = timedelta(hours=hours)
         counts: Counter[tuple[int, int]] = Counter()
+        opened_in: Counter[tuple[int, int]] = Counter()
         for author, moments in times.items():
-            for moment in moments:
+            for moment, opened in moments:
                 counts[(author, int((moment - first) / width))] += 1
+                opened_in[(author, int((moment - first) / width))] += opened
         handles = [h for h in handles if h]
         shapes = Counter(handle_shape(h) for h in handles)
         total = sum(shapes.values()) or 1
-        return cls(np.asarray(sorted(counts.values()), dtype=np.int64), {s: shapes[s] / total for s in SHAPES},
+        windows = sorted(counts, key=lambda w: (counts[w], opened_in[w], w))
+        return cls(np.asarray([counts[w] for w in windows], dtype=np.int64),
+                   np.asarray([opened_in[w] for w in windows], dtype=np.int64), {s: shapes[s] / total for s in SHAPES},
                    len(times), frozenset(h.lower() for h in handles))
 
-    def budget(self, rng: random.Random) -> int:
-        """One account's posts over the run, drawn from the people's."""
-        return int(self.budgets[rng.randrange(len(self.budgets))])
+    def budget(self, rng: random.Random) -> Budget:
+        """One account's posts over the run and the threads among them, drawn together from one person's window."""
+        i = rng.randrange(len(self.budgets))
+        return Budget(int(self.budgets[i]), int(self.openings[i]))
 
     def handle(self, rng: random.Random, used: set[str]) -> str:
         """A new handle in the shape of one person's, drawn by the shapes' shares; never a person's, never twice."""

@@ -13,30 +13,61 @@ from bots.settings import SwarmSettings
 from bots.swarm.bots import make_bots
 from bots.swarm.forum_view import SeenPost, ThreadState
 from bots.swarm.policy import JoinPolicy
-from bots.swarm.population import MIN_PEOPLE, Population, handle_shape
+from bots.swarm.population import MIN_PEOPLE, Budget, Population, handle_shape
 
 START = datetime(2020, 1, 1, tzinfo=timezone.utc)
 PEOPLE = [f"user{n}" for n in range(100, 160)] + [f"Alice{n}" for n in range(20)] + ["cHao", "beer_5160", "Rory_Alsop"]
 
 
-def people_posts(seed: int = 3) -> list[tuple[int, str]]:
-    """A heavy tail, as forums have: 80 people post once, 15 post a few times, 5 post every day of 30."""
+def people_posts(seed: int = 3) -> list[tuple[int, str, bool]]:
+    """A heavy tail, as forums have: 80 people post once, 15 post a few times, 5 post every day of 30; one in four
+    people opens a thread with their first post (an asker), the rest reply."""
     rng = random.Random(seed)
     posts = []
     for person in range(100):
         count = 1 if person < 80 else (rng.randint(2, 5) if person < 95 else 30)
         for k in range(count):
             moment = START + timedelta(days=k if count == 30 else rng.uniform(0, 30))
-            posts.append((person, moment.isoformat()))
+            posts.append((person, moment.isoformat(), k == 0 and person % 4 == 0))
     return posts
 
 
 def test_budgets_follow_the_peoples_whole_distribution_with_its_tail():
     population = Population.of(people_posts(), PEOPLE, hours=24 * 30)  # one window: the whole month
     assert population.people == 100
-    drawn = [population.budget(random.Random(f"b{i}")) for i in range(4000)]
+    drawn = [population.budget(random.Random(f"b{i}")).posts for i in range(4000)]
     assert 0.75 <= np.mean(np.asarray(drawn) == 1) <= 0.85  # most post once
     assert max(drawn) == 30 and np.mean(np.asarray(drawn) >= 30) == pytest.approx(0.05, abs=0.015)  # a few, a lot
+
+
+def test_openings_come_with_the_budget_from_the_same_persons_window():
+    population = Population.of(people_posts(), PEOPLE, hours=24 * 30)
+    drawn = [population.budget(random.Random(f"o{i}")) for i in range(4000)]
+    assert all(0 <= b.openings <= b.posts for b in drawn)
+    once = [b for b in drawn if b.posts == 1]  # the people who post once: one in four of them asked
+    assert np.mean([b.openings for b in once]) == pytest.approx(0.25, abs=0.03)
+    assert {b.openings for b in drawn if b.posts == 30} == {0, 1}  # one daily poster asked once; the rest reply
+    assert Population.of(people_posts(), PEOPLE, hours=24 * 30).openings.tolist() == population.openings.tolist()
+
+
+def test_a_bot_keeps_its_openings_for_threads_and_its_replies_for_replies():
+    persona = load_personas(CORPUS_PERSONAS)[0]
+    persona = persona.model_copy(update={"schedule": persona.schedule.model_copy(
+        update={"active_hours": (0, 23), "timezone": "UTC"})})
+    asker, answerer = make_bots([persona], 2, accounts=lambda i: (f"acct{i}", Budget(2, 1) if i == 0 else Budget(1, 0)))
+    policy = JoinPolicy(SwarmSettings(population="people"), 0)
+    noon = START.replace(hour=12)
+    assert policy.can_post(answerer, noon, "open") == "open_budget"  # one who only replies opens nothing
+    assert policy.can_post(answerer, noon) is None
+    assert policy.can_post(asker, noon, "open") is None and policy.can_post(asker, noon) is None
+    asker.count_post(noon, 1)  # a reply: the one it may make
+    assert policy.can_post(asker, noon + timedelta(hours=2)) == "reply_budget"
+    assert policy.can_post(asker, noon + timedelta(hours=2), "open") is None  # its thread is still to open
+    asker.count_post(noon + timedelta(hours=2), 2)
+    asker.opened += 1
+    assert policy.can_post(asker, noon + timedelta(hours=4), "open") == "run_budget"
+    unsplit = make_bots([persona], 1)[0]  # population: persona: no split, any post the schedule allows
+    assert unsplit.may_open() and unsplit.may_reply()
 
 
 def test_a_window_shorter_than_the_history_counts_posts_per_window():
@@ -55,7 +86,7 @@ def test_the_same_seed_draws_the_same_accounts_and_no_handle_is_a_persons():
                                                             population.budget(random.Random(f"{seed}:b{i}"))))
 
     first, again, other = accounts(0), accounts(0), accounts(1)
-    assert [(b.name, b.budget) for b in first] == [(b.name, b.budget) for b in again]
+    assert [(b.name, b.budget, b.openings) for b in first] == [(b.name, b.budget, b.openings) for b in again]
     assert [b.name for b in first] != [b.name for b in other]
     names = [b.name for b in first]
     assert len(set(names)) == 60 and not {n.lower() for n in names} & {p.lower() for p in PEOPLE}
@@ -66,7 +97,7 @@ def test_the_same_seed_draws_the_same_accounts_and_no_handle_is_a_persons():
 
 def test_too_few_people_are_refused_with_the_fix():
     with pytest.raises(ValueError, match=f"at least {MIN_PEOPLE} people.*population: persona"):
-        Population.of([(1, START.isoformat())], ["someone"], hours=24)
+        Population.of([(1, START.isoformat(), True)], ["someone"], hours=24)
 
 
 def test_one_account_of_a_persona_per_thread_and_a_spent_budget_stops_a_bot():
@@ -74,7 +105,7 @@ def test_one_account_of_a_persona_per_thread_and_a_spent_budget_stops_a_bot():
     persona = persona.model_copy(update={"schedule": persona.schedule.model_copy(
         update={"active_hours": (0, 23), "timezone": "UTC"})})  # awake at noon
     settings = SwarmSettings(population="people", join_probability=1.0, max_bots_per_thread=5)
-    bots = make_bots([persona], 2, accounts=lambda i: (f"acct{i}", 1))
+    bots = make_bots([persona], 2, accounts=lambda i: (f"acct{i}", Budget(1, 0)))
     policy = JoinPolicy(settings, 0, {b.name: b.persona.name for b in bots})
     first, second = bots
     first.account_id, second.account_id = 11, 12

@@ -7,7 +7,8 @@ import pytest
 
 from detection.dataset import Forum
 from detection.features import FeatureTable
-from detection.two_sample import MEASURES, classifier_test, distances, two_sample_tests, wilson
+from detection.two_sample import (MEASURES, classifier_test, distances, ks_distance, median_gap_interval,
+                                   two_sample_tests, wilson)
 
 
 def test_wilson_interval_matches_known_values():
@@ -66,3 +67,15 @@ def test_distances_measure_each_quantity_bots_against_people():
     assert found["answer_fit"] is None  # no post features given
     same = distances(_forum(sorted(times), accounts, ["same words here"] * 12), synthetic_accounts, synthetic_posts)
     assert same["post_length"]["ks"] == 0.0
+
+
+def test_the_gap_between_two_medians_comes_with_an_interval_that_covers_the_true_gap():
+    rng = np.random.default_rng(4)
+    people = rng.normal(0.75, 0.15, 900)
+    alike, above = rng.normal(0.75, 0.15, 40), rng.normal(0.95, 0.15, 40)
+    low, high = median_gap_interval(alike, people)
+    assert low < 0 < high and high - low < 0.2  # forty posts: a gap of a few hundredths is chance alone
+    low, high = median_gap_interval(above, people)
+    assert 0 < low < 0.2 < high
+    assert median_gap_interval(above, people) == [low, high]  # seeded
+    assert ks_distance(above, people)["median_gap_ci"] == [low, high]
