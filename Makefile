@@ -11,7 +11,7 @@ RASA_PYTHON ?= python3.10
 RASA_PYENV_VERSION ?= 3.10.13
 RASA_VENV := .venv-rasa
 RASA_STAMP := $(RASA_VENV)/.installed
-RASA_REQUIREMENTS := bots/rasa/requirements.txt
+RASA_REQUIREMENTS := bots/dialogue/rasa/requirements.txt
 
 .PHONY: setup demo test docs system browser postgres node webchat clean $(RASA_VENV)
 
@@ -61,10 +61,10 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.js
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --silent
 
 # Rasa's own web widget (npm's rasa-webchat, its one prebuilt browser bundle) for the chat's /webchat page: the
-# package's tarball from the npm registry, checked against the integrity pinned here, unpacked into bots/static.
+# package's tarball from the npm registry, checked against the integrity pinned here, unpacked into bots/chat/static.
 WEBCHAT_VERSION := 1.0.1
 WEBCHAT_INTEGRITY := sha512-Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGlaR6jsmqWtVylHS+YqIqo0x8w==
-WEBCHAT_DIR := bots/static/webchat
+WEBCHAT_DIR := bots/chat/static/webchat
 WEBCHAT_STAMP := $(WEBCHAT_DIR)/.rasa-webchat-$(WEBCHAT_VERSION)
 webchat: $(WEBCHAT_STAMP)
 

@@ -4,7 +4,7 @@
    judged on the demo forum's threads (every 6th), each real reply against its hard negative (the reply to the
    nearest other post of the same site). Prints held-out ROC-AUC beside plain cosine's, and the grouped 5-fold
    cross-validation on the training side alone that chose the regularisation C.
-2. Selection (bots/selection.py) on the tuning split, every 4th thread from the second: the forum is those
+2. Selection (bots/words/selection.py) on the tuning split, every 4th thread from the second: the forum is those
    threads, the bank the rest. For each people's reply there, the bank's choice for the post it answered, per
    weight given to answer fit beside cosine's 0.6. Prints the chosen replies'
    median answer fit and cosine against the people's real replies to the same posts, and how often the bot
@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bots import selection  # noqa: E402
-from bots.acts import ActLabels  # noqa: E402
-from bots.bank import ReplyBank, read_bank  # noqa: E402
+from bots.words import selection  # noqa: E402
+from bots.words.acts import ActLabels  # noqa: E402
+from bots.words.bank import ReplyBank, read_bank  # noqa: E402
 from bots.personas import CORPUS_PERSONAS, load_personas  # noqa: E402
-from bots.replies import Message, ReplyRequest  # noqa: E402
+from bots.words.replies import Message, ReplyRequest  # noqa: E402
 from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
 from index.answer_fit import C, Pair, evaluate, train  # noqa: E402
 from index.build import open_embedder  # noqa: E402

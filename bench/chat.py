@@ -51,17 +51,17 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench.procs import group_usage  # noqa: E402
-from bots.actions import ACTION_TIMINGS  # noqa: E402
-from bots.chat import ENGINE, create_chat_app  # noqa: E402
-from bots.dialogue import DialogueEngine, StanceReader, Turn  # noqa: E402
+from bots.dialogue.actions import ACTION_TIMINGS  # noqa: E402
+from bots.chat.app import ENGINE, create_chat_app  # noqa: E402
+from bots.dialogue.engine import DialogueEngine, StanceReader, Turn  # noqa: E402
 from bots.errors import RasaError  # noqa: E402
-from bots.library import Library  # noqa: E402
+from bots.words.library import Library  # noqa: E402
 from bots.personas import Persona  # noqa: E402
-from bots.rasa_pool import RasaPool  # noqa: E402
+from bots.dialogue.pool import RasaPool  # noqa: E402
 from murmur.assembly import label_acts, reply_generator  # noqa: E402
-from bots.splice import SpliceGenerator  # noqa: E402
+from bots.words.splice import SpliceGenerator  # noqa: E402
 from murmur.assembly import personas_by_name  # noqa: E402
-from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
+from bots.dialogue.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
 from index.cache import text_key  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from murmur.config import ChatSettings, parse_settings  # noqa: E402

@@ -1,13 +1,13 @@
 """Chat acts, measured by hand: `.venv/bin/python bench/chat_acts.py [--url URL] [--split tune|held_out|both]`.
 
 How the bots' Rasa NLU reads what a person types to a persona in a one-to-one chat: every message of
-``bots/chat_acts.yml`` goes through a Rasa server's ``/model/parse``, and the intent it reads there
+``bots/chat/chat_acts.yml`` goes through a Rasa server's ``/model/parse``, and the intent it reads there
 (``intent.name``, or ``nlu_fallback``) is set against the intent the message was labelled with. Per
 split it prints the accuracy, a per-intent table (support, precision, recall), every misread message
 (text, wanted, read, confidence) and, for both splits, the overall numbers.
 
-The training data (``bots/rasa/data/nlu.yml``) was written in a forum's register; a chat window is
-where the persona answers one person, so this is the check that the rules in ``bots/rasa/data/rules.yml``
+The training data (``bots/dialogue/rasa/data/nlu.yml``) was written in a forum's register; a chat window is
+where the persona answers one person, so this is the check that the rules in ``bots/dialogue/rasa/data/rules.yml``
 get the turn they were written for. ``tune`` is the split to look at when adding training examples;
 ``held_out`` only reports, so it says how the model reads messages nobody tuned it on.
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 CHAT_ACTS = ROOT / "bots" / "chat_acts.yml"
-RASA_PROJECT = ROOT / "bots" / "rasa"  # bots.training.RASA_DIR, without importing the training code
+RASA_PROJECT = ROOT / "bots" / "rasa"  # bots.dialogue.training.RASA_DIR, without importing the training code
 SPLITS = ("tune", "held_out")
 FALLBACK = "nlu_fallback"
 
@@ -148,7 +148,7 @@ def measure(parse: Callable[[list[str]], Sequence[Reading]], items: Sequence[tup
 async def read_with_rasa(url: str, texts: Sequence[str], concurrency: int = 4) -> tuple[str | None, dict[str, tuple]]:
     """(the server's model file, text -> (intent, confidence, note)) from ``/model/parse``; for a fallback the
     note is the best intent under the fallback threshold, which is what a tuner wants to see."""
-    from bots.acts import intent_of, model_of, parse_all
+    from bots.words.acts import intent_of, model_of, parse_all
     from bots.errors import RasaError
 
     url = url.rstrip("/")
@@ -171,8 +171,8 @@ async def read_with_rasa(url: str, texts: Sequence[str], concurrency: int = 4) -
 
 async def read_with_own_server(texts: Sequence[str], tmp: Path) -> tuple[str | None, dict[str, tuple]]:
     """The model `murmur train` keeps (trained now if missing), served by a Rasa server of our own."""
-    from bots.rasa_server import RasaServer
-    from bots.training import RASA_DIR, rasa_bin_in, train_model
+    from bots.dialogue.server import RasaServer
+    from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model
     from murmur.config import parse_settings
 
     settings = parse_settings({})  # murmur's defaults: the model `murmur train` keeps
@@ -208,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None, help="a Rasa server run with --enable-api; default: start one")
     parser.add_argument("--split", choices=(*SPLITS, "both"), default="both")
-    parser.add_argument("--set", type=Path, default=CHAT_ACTS, help="the labelled messages (bots/chat_acts.yml)")
+    parser.add_argument("--set", type=Path, default=CHAT_ACTS, help="the labelled messages (bots/chat/chat_acts.yml)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     acts = load_chat_acts(args.set)
@@ -224,14 +224,14 @@ def main() -> None:
     def parse(batch: list[str]) -> list[tuple]:
         return [read[t] for t in batch]
 
-    from bots.acts import chat_reading
+    from bots.words.acts import chat_reading
 
     def parse_in_chat(batch: list[str]) -> list[tuple]:
-        """What a one-to-one chat acts on: the NLU's reading through bots.acts.chat_reading."""
+        """What a one-to-one chat acts on: the NLU's reading through bots.words.acts.chat_reading."""
         return [(chat_reading(t, read[t][0]), *read[t][1:]) for t in batch]
 
     results = {}
-    for reader, name in ((parse, "the NLU"), (parse_in_chat, "the chat (NLU, then bots.acts.chat_reading)")):
+    for reader, name in ((parse, "the NLU"), (parse_in_chat, "the chat (NLU, then bots.words.acts.chat_reading)")):
         print(f"\n=== as read by {name}")
         key = "" if reader is parse else "chat:"
         for split in splits:

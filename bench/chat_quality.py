@@ -11,10 +11,10 @@ persona's interests, phrased as questions, from the persona's own site when it h
 `--any-site` lifts that). Each question is also asked in a chat that opens with it (no
 greeting), as the baseline. Per turn: the act, whether the persona said nothing useful ("nothing to add"),
 and, for a question, whether it was answered on topic: a bank reply from the question's own site that answers
-it at least as closely as four in five people's replies do, by cosine (bots.selection.RESPONSIVE) and by answer fit
+it at least as closely as four in five people's replies do, by cosine (bots.words.selection.RESPONSIVE) and by answer fit
 (index/answer_fit.py, its floor). "Nothing to add" is also counted on the questions the bank can answer (a reply
 of the question's site passes both). A source
-is on topic when it cites a thread of the question's site. Personas the bank cannot feed (bots.selection
+is on topic when it cites a thread of the question's site. Personas the bank cannot feed (bots.words.selection
 coverage) are counted apart. Reply latency p50 is over every turn, beside a baseline measured in the same run:
 each persona's scripted chat once more, at once after it, with a generator that hands back the text it wrote
 for that turn without choosing (Rasa, the action server and the socket alone). Any generator before this one
@@ -40,15 +40,15 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bots.acts import ActLabels  # noqa: E402
-from bots.actions import GENERATOR  # noqa: E402
-from bots.bank import ReplyBank, read_bank  # noqa: E402
-from bots.chat import ENGINE, create_chat_app  # noqa: E402
-from bots.dialogue import DialogueEngine, StanceReader  # noqa: E402
-from bots.rasa_server import RasaServer  # noqa: E402
-from bots.replies import Reply  # noqa: E402
-from bots.selection import OPEN_FACTOR, RESPONSIVE, BankGenerator  # noqa: E402
-from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
+from bots.words.acts import ActLabels  # noqa: E402
+from bots.dialogue.actions import GENERATOR  # noqa: E402
+from bots.words.bank import ReplyBank, read_bank  # noqa: E402
+from bots.chat.app import ENGINE, create_chat_app  # noqa: E402
+from bots.dialogue.engine import DialogueEngine, StanceReader  # noqa: E402
+from bots.dialogue.server import RasaServer  # noqa: E402
+from bots.words.replies import Reply  # noqa: E402
+from bots.words.selection import OPEN_FACTOR, RESPONSIVE, BankGenerator  # noqa: E402
+from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS, open_source  # noqa: E402
 from index.answer_fit import content_words  # noqa: E402
 from index.build import open_embedder  # noqa: E402
@@ -99,7 +99,7 @@ def questions_for(persona, titles: list[str], sites: list[str], vectors: np.ndar
 
 def answerable(generator: BankGenerator, question: str, site: str) -> tuple[bool, bool]:
     """Whether the bank can answer ``question``: (a reply of its site answers it above the answer-fit floor and at
-    least as closely as four in five people's replies do (bots.selection.RESPONSIVE); the same, from a thread
+    least as closely as four in five people's replies do (bots.words.selection.RESPONSIVE); the same, from a thread
     within the chat's topic guard of the question). The first alone also counts a reply that only shares a word
     ("int" in a Python answer about binary literals, for "int vs Integer in Java")."""
     bank, model = generator.bank, generator.answer_fit

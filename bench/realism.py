@@ -47,12 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bots.bank import BankReply, BankSource, BankThread, ReplyBank, read_bank  # noqa: E402
+from bots.words.bank import BankReply, BankSource, BankThread, ReplyBank, read_bank  # noqa: E402
 from bots.personas import CORPUS_PERSONAS  # noqa: E402
-from bots.rasa_server import RasaServer  # noqa: E402
+from bots.dialogue.server import RasaServer  # noqa: E402
 from bots.swarm.evaluation import join_quality  # noqa: E402
 from bots.swarm.runlog import read_log  # noqa: E402
-from bots.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
+from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model  # noqa: E402
 from conversations.importers import CORPUS_THREADS  # noqa: E402
 from detection.dataset import load_dataset  # noqa: E402
 from detection.features import embed_forum  # noqa: E402

@@ -53,14 +53,14 @@ from aiohttp import web  # noqa: E402
 
 from bench.procs import group_usage, stat_fields  # noqa: E402
 from bots.personas import Persona  # noqa: E402
-from bots.rasa_server import RasaServer  # noqa: E402
+from bots.dialogue.server import RasaServer  # noqa: E402
 from bots.swarm.bots import Bot  # noqa: E402
 from bots.swarm.engine import Swarm, SwarmResult  # noqa: E402
 from bots.swarm.hooks import SwarmHooks  # noqa: E402
 from bots.swarm.evaluation import join_quality  # noqa: E402
 from bots.swarm.forum_view import ThreadState  # noqa: E402
 from bots.swarm.runlog import read_log  # noqa: E402
-from bots.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
+from bots.dialogue.training import RASA_DIR, rasa_bin_in, rasa_version, train_model  # noqa: E402
 from conversations.importers import CORPUS_DISTRACTORS, CORPUS_THREADS  # noqa: E402
 from conversations.importers.jsonl import open_jsonl  # noqa: E402
 from conversations.server import create_app  # noqa: E402

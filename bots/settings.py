@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from core.settings import Section
 
 LLM_KEY_ENV = "MURMUR_LLM_API_KEY"
+# The Rasa environment `make setup` builds beside the checkout (Rasa 3.6 needs its own Python).
+DEFAULT_RASA_VENV = Path(__file__).resolve().parents[1] / ".venv-rasa"
 
 
 class BotsSettings(Section):
@@ -71,9 +73,7 @@ class RasaSettings(Section):
     def venv_path(self) -> Path:
         if self.venv is not None:
             return self.venv
-        from bots.training import DEFAULT_VENV
-
-        return DEFAULT_VENV
+        return DEFAULT_RASA_VENV
     model_dir: Path = Path("var/rasa-models")
     epochs: int = Field(30, ge=1, le=500)
     start_timeout_s: float = Field(180.0, gt=0)

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from bots.acts import ActLabels
-from bots.bank import ReplyBank, read_bank
-from bots.library import Library
-from bots.llm import LLMGenerator
+from bots.words.acts import ActLabels
+from bots.words.bank import ReplyBank, read_bank
+from bots.words.library import Library
+from bots.words.llm import LLMGenerator
 from bots.personas import Persona, load_personas
-from bots.replies import PendingGenerator, ReplyGenerator, ready
-from bots.selection import BankGenerator
-from bots.splice import SpliceGenerator
+from bots.words.replies import PendingGenerator, ReplyGenerator, ready
+from bots.words.selection import BankGenerator
+from bots.words.splice import SpliceGenerator
 from conversations.engines import is_postgres
 from conversations.importers import CORPUS_THREADS
 from index.embedder import Embedder
@@ -31,7 +31,7 @@ from murmur.forum_lock import require_murmur_forum
 from murmur.serving import start_site, wait_for_stop
 
 if TYPE_CHECKING:
-    from bots.rasa_pool import RasaPool
+    from bots.dialogue.pool import RasaPool
     from bots.swarm.hooks import SwarmHooks
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -112,8 +112,8 @@ async def label_acts(generator: ReplyGenerator, settings: Settings, rasa_url: st
 
 
 def train_shared_model(settings: Settings, force: bool = False, echo: Callable[[str], None] = print):
-    """Train the bots' Rasa model from bots/rasa and config.yml, unless an identical one exists."""
-    from bots.training import RASA_DIR, rasa_bin_in, train_model
+    """Train the bots' Rasa model from bots/dialogue/rasa and config.yml, unless an identical one exists."""
+    from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model
 
     return train_model(RASA_DIR, settings.rasa.model_dir, epochs=settings.rasa.epochs,
                        rasa_bin=rasa_bin_in(settings.rasa.venv_path()), force=force, note=echo)
@@ -141,8 +141,8 @@ async def rasa_pool_for(settings: Settings, action_url: str, echo: Callable[[str
     """The Rasa servers of rasa.url / rasa.urls, or ``rasa.servers`` that murmur trains a model for (if needed, off
     the event loop; ``training``: a ``start_training`` already under way) and starts with their custom actions at
     ``action_url``; stopped on the way out."""
-    from bots.rasa_pool import RasaPool
-    from bots.training import rasa_bin_in
+    from bots.dialogue.pool import RasaPool
+    from bots.dialogue.training import rasa_bin_in
 
     rasa = settings.rasa
     if rasa.external_urls():
@@ -177,8 +177,8 @@ def check_run_id(run_id: str) -> str:
 async def serve_chat(settings: Settings, *, persona: str | None, port: int | None, duration: float | None,
                      echo: Callable[[str], None] = print) -> None:
     """The chat page and web socket with every persona, over a Rasa server, until ``duration`` or Ctrl-C."""
-    from bots.chat import ENGINE, create_chat_app
-    from bots.dialogue import DialogueEngine, StanceReader
+    from bots.chat.app import ENGINE, create_chat_app
+    from bots.dialogue.engine import DialogueEngine, StanceReader
     from index.build import open_embedder
 
     personas = chat_personas(settings)
@@ -220,8 +220,8 @@ async def dialogue_for(settings: Settings, personas: dict, generator, embedder,
     ``generator`` may be a ``PendingGenerator`` still being built: Rasa then starts while it builds."""
     from aiohttp import web
 
-    from bots.actions import add_action_server
-    from bots.dialogue import DialogueEngine, StanceReader
+    from bots.dialogue.actions import add_action_server
+    from bots.dialogue.engine import DialogueEngine, StanceReader
 
     app = web.Application()
     add_action_server(app, personas, generator)
@@ -286,7 +286,7 @@ def turn_worker_base(settings: Settings, personas_dir: Path | None, root: str):
     import os
 
     from bots.swarm.ray_turns import WorkerBase
-    from bots.training import rasa_bin_in
+    from bots.dialogue.training import rasa_bin_in
     from index.build import open_embedder
 
     if Path(root).is_dir():

@@ -18,7 +18,7 @@ def _settings(ctx: click.Context) -> Settings:
 @click.option("--force", is_flag=True, help="train even if an identical model exists")
 @click.pass_context
 def train(ctx: click.Context, force: bool) -> None:
-    """Train the shared Rasa model from bots/rasa/ and the rasa section of config.yml."""
+    """Train the shared Rasa model from bots/dialogue/rasa/ and the rasa section of config.yml."""
     result = train_shared_model(_settings(ctx), force, echo=click.echo)
     if result.trained:
         click.echo(f"trained {result.model_path} in {result.seconds:.0f} s")

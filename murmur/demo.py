@@ -82,7 +82,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     log_path = settings.swarm.log_dir
     try:
         _step(3, f"the forum is live at {url}/  <- open it to watch the bots arrive (API /api/threads, events /api/events)")
-        _step(4, "the bots' Rasa model and server (trained only when bots/rasa changed, from step 1 on, beside the "
+        _step(4, "the bots' Rasa model and server (trained only when bots/dialogue/rasa changed, from step 1 on, beside the "
                  "forum and the index; a minute or two the first time)")
         run_id = default_run_id(settings.seed)
         pace = _Pace(speed)

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bots.personas import CORPUS_PERSONAS
-from bots.rasa_server import RasaServer
+from bots.dialogue.server import RasaServer
 from bots.swarm.replay import read_replay
-from bots.training import RASA_DIR, rasa_bin_in, train_model
+from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model
 from conversations.importers import CORPUS_THREADS
 from conversations.importers.jsonl import open_jsonl
 from conversations.server import create_app

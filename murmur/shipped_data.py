@@ -1,6 +1,6 @@
 """Wiring for ``murmur data``: recompute the shipped vectors and act labels, and check them against this checkout.
 
-The files' formats and checks live with what uses them (``index/shipped.py``, ``bots/shipped_acts.py``); this
+The files' formats and checks live with what uses them (``index/shipped.py``, ``bots/words/shipped_acts.py``); this
 module only builds the embedder and the Rasa server they are computed with, from the settings.
 """
 
@@ -52,8 +52,8 @@ async def refresh_labels(settings: Settings, *, echo: Callable[[str], None] = pr
     """Read every shipped bank text with the project's Rasa model (trained when missing) and write the labels."""
     import asyncio
 
-    from bots.acts import read_texts
-    from bots.shipped_acts import bank_texts, write_labels
+    from bots.words.acts import read_texts
+    from bots.words.shipped_acts import bank_texts, write_labels
     from murmur.assembly import rasa_pool_for, train_shared_model
 
     model = await asyncio.to_thread(train_shared_model, settings, False, echo)
@@ -69,8 +69,8 @@ async def refresh_labels(settings: Settings, *, echo: Callable[[str], None] = pr
 
 
 def current_model(settings: Settings) -> tuple[str, str]:
-    """(the Rasa model file's name, its fingerprint) that this checkout's bots/rasa and settings train."""
-    from bots.training import RASA_DIR, fingerprint, model_name, rasa_bin_in, rasa_version
+    """(the Rasa model file's name, its fingerprint) that this checkout's bots/dialogue/rasa and settings train."""
+    from bots.dialogue.training import RASA_DIR, fingerprint, model_name, rasa_bin_in, rasa_version
 
     fp = fingerprint(RASA_DIR, epochs=settings.rasa.epochs, rasa_version=rasa_version(rasa_bin_in(settings.rasa.venv_path())))
     return f"{model_name(fp)}.tar.gz", fp
@@ -78,7 +78,7 @@ def current_model(settings: Settings) -> tuple[str, str]:
 
 def check_shipped(settings: Settings, folder: Path | None = None) -> list[str]:
     """One line per shipped file: ``ok: ...`` or ``stale: ...; run `murmur data refresh ...```."""
-    from bots.shipped_acts import LABELS_FILE, labels_problems
+    from bots.words.shipped_acts import LABELS_FILE, labels_problems
     from core.shipped import REFRESH
     from index.embedder import DIMS, model_id
     from core.shipped import DERIVED_DIR

@@ -20,7 +20,7 @@ from conversations.client import ForumClient
 from conversations.importers import CORPUS_DIR
 from conversations.importers.jsonl import open_jsonl
 from conversations.server import create_app
-from bots.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
+from bots.dialogue.training import DEFAULT_VENV, RASA_DIR, TrainResult, rasa_bin_in, train_model
 from murmur.config import Settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +179,7 @@ def corpus_split() -> tuple[list[dict], list[dict]]:
 def corpus_source() -> tuple:
     """The reply bank's texts beside the corpus-split forum (the shipped corpus minus the forum's threads), and that
     forum; nothing embedded yet."""
-    from bots.bank import read_bank
+    from bots.words.bank import read_bank
 
     forum, _ = corpus_split()
     return read_bank([CORPUS_DIR / "threads.jsonl.gz"], forum_posts=[p["body"] for r in forum for p in r["posts"]]), forum
@@ -206,7 +206,7 @@ def _corpus_bank_embedding(request: pytest.FixtureRequest):
     if not selected_tests_use(request, "corpus_bank", "corpus_source"):
         yield None
         return
-    from bots.bank import ReplyBank
+    from bots.words.bank import ReplyBank
 
     embedder = request.getfixturevalue("embedder")
     source, forum = request.getfixturevalue("corpus_source")

@@ -46,9 +46,57 @@ def test_no_module_imports_a_package_above_its_own(package):
     assert not upward, "\n".join(upward)
 
 
+# The rooms inside bots/: what each may import of bots (besides itself). The ground (personas, errors, settings,
+# induction) is under every room; chat and swarm face a person or a forum, over dialogue (Rasa) over words.
+BOTS_ROOMS = {
+    "ground": {"ground"},
+    "words": {"ground"},
+    "dialogue": {"words", "ground"},
+    "chat": {"dialogue", "words", "ground"},
+    "swarm": {"dialogue", "words", "ground"},
+}
+
+
+def bots_room(module: str) -> str | None:
+    """The room of a dotted module of bots (``bots.words.bank`` -> words), None outside bots."""
+    parts = module.split(".")
+    if parts[0] != "bots":
+        return None
+    return parts[1] if len(parts) > 1 and parts[1] in BOTS_ROOMS else "ground"
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, dotted module) for every absolute import in one module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.lineno, node.module)]
+            if node.module == "bots":  # from bots import words
+                found += [(node.lineno, f"bots.{alias.name}") for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("room", sorted(BOTS_ROOMS))
+def test_no_room_of_bots_imports_a_room_above_its_own(room):
+    bots = ROOT / "bots"
+    paths = [p for p in sorted(bots.rglob("*.py")) if bots_room("bots." + ".".join(p.relative_to(bots).with_suffix("").parts)) == room]
+    assert paths, f"no module in the room {room}"
+    upward = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+              for path in paths for line, module in imported_modules(path)
+              if (target := bots_room(module)) is not None and target != room and target not in BOTS_ROOMS[room]]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_room_check_knows_the_rooms():
+    assert bots_room("bots.words.selection") == "words" and bots_room("bots.chat.app") == "chat"
+    assert bots_room("bots.personas") == "ground" and bots_room("bots") == "ground" and bots_room("index.build") is None
+
+
 def test_the_check_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from murmur.config import Settings\n    import bots.chat\n", encoding="utf-8")
+    module.write_text("def f():\n    from murmur.config import Settings\n    import bots.chat.app\n", encoding="utf-8")
     assert imported_packages(module) == [(2, "murmur"), (3, "bots")]
 
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from bots.personas import Persona
-from bots.replies import ReplyGenerator
+from bots.words.replies import ReplyGenerator
 from bots.swarm.bots import Bot, make_bots
 from bots.swarm.replay import ReplayPlan, ReplayPost, replay_chunks
 from bots.swarm.population import Population
@@ -67,7 +67,7 @@ class SwarmError(MurmurError):
 
 
 class Dialogue(Protocol):
-    """What the swarm needs of bots.dialogue.DialogueEngine."""
+    """What the swarm needs of bots.dialogue.engine.DialogueEngine."""
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
                       thread_id: int | None = None, thread_opening: str | None = None, claim: bool = True,

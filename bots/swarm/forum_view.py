@@ -92,7 +92,7 @@ async def load_threads(client: "ForumClient", *, concurrency: int = 16, page: in
 
 
 def library_threads(threads: dict[int, ThreadState], max_posts: int = 12) -> dict[int, tuple[str, list[str]]]:
-    """The shape bots.library.Library takes: thread id -> (title, post bodies)."""
+    """The shape bots.words.library.Library takes: thread id -> (title, post bodies)."""
     return {t.id: (t.title, [p.body for p in t.posts[:max_posts]]) for t in threads.values() if t.posts}
 
 

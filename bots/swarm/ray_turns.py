@@ -27,11 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.actions import add_action_server
-from bots.dialogue import DialogueEngine, DialogueError, StanceReader, Turn
+from bots.dialogue.actions import add_action_server
+from bots.dialogue.engine import DialogueEngine, DialogueError, StanceReader, Turn
 from bots.personas import Persona
-from bots.rasa_pool import RasaPool, ranking
-from bots.replies import ReplyGenerator
+from bots.dialogue.pool import RasaPool, ranking
+from bots.words.replies import ReplyGenerator
 
 log = logging.getLogger("murmur.swarm")
 

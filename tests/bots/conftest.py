@@ -18,8 +18,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bots.rasa_server import RasaServer
-from bots.training import TrainResult
+from bots.dialogue.server import RasaServer
+from bots.dialogue.training import TrainResult
 from tests.conftest import RASA_BIN, TEST_EPOCHS, serve  # noqa: F401  (TEST_EPOCHS: for the tests here)
 
 

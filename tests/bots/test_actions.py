@@ -6,10 +6,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bots.actions import add_action_server
-from bots.library import Library
+from bots.dialogue.actions import add_action_server
+from bots.words.library import Library
 from bots.personas import load_personas
-from bots.splice import SpliceGenerator
+from bots.words.splice import SpliceGenerator
 from tests.conftest import ROOT, serve
 
 
@@ -83,7 +83,7 @@ async def test_unknown_actions_and_personas_are_rejected_with_the_action_name(ac
 
 
 def test_an_intent_payload_a_widget_sends_is_not_part_of_the_conversation():
-    from bots.actions import conversation_from
+    from bots.dialogue.actions import conversation_from
 
     tracker = {"events": [{"event": "user", "text": "/ask_if_bot"},
                           {"event": "bot", "text": "Yes. I'm a bot."},

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bots.adapt import as_written, passage, sentences, usable, written
+from bots.words.adapt import as_written, passage, sentences, usable, written
 from bots.personas import Persona
-from bots.voice import MAX_PHRASE_WORDS, Voice
+from bots.words.voice import MAX_PHRASE_WORDS, Voice
 
 ANSWER = (
     "Grind finer first, that is the usual cause of sour shots. Keep the dose the same while you change it. "
@@ -124,7 +124,7 @@ def test_a_link_that_stood_for_a_word_takes_its_sentence_with_it_and_votes_are_n
     ("The grind comes first, then the dose.", "why does my shot run fast?", True),
 ])
 def test_a_sentence_that_refers_to_what_the_conversation_lacks_is_not_used(sentence, context, fits):
-    from bots.adapt import fits_here
+    from bots.words.adapt import fits_here
 
     assert fits_here(sentence, context) is fits
     body = f"Espresso is mostly about the grind and the dose together. {sentence}"
@@ -186,7 +186,7 @@ def test_as_written_never_posts_half_a_quotation_or_an_aside():
                                       "As the others have already said, grind finer.",
                                       "As Mary Ann Evans pointed out, the water comes last."])
 def test_a_sentence_that_points_at_people_of_its_own_page_is_not_used(sentence):
-    from bots.adapt import refers_elsewhere
+    from bots.words.adapt import refers_elsewhere
 
     assert refers_elsewhere(sentence, "my shots are sour, what should I change?")
 

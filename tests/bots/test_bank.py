@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bots.bank import ReplyBank, read_bank, runs
+from bots.words.bank import ReplyBank, read_bank, runs
 from bots.errors import BankError
 from conversations.importers import DUMPS_DIR
 

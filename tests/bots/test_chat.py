@@ -14,14 +14,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bots.acts import ActLabels
-from bots.actions import GENERATOR
-from bots.chat import CANCELLED, ENGINE, TURNS, create_chat_app
-from bots.dialogue import DialogueEngine, StanceReader
-from bots.library import Library
+from bots.words.acts import ActLabels
+from bots.dialogue.actions import GENERATOR
+from bots.chat.app import CANCELLED, ENGINE, TURNS, create_chat_app
+from bots.dialogue.engine import DialogueEngine, StanceReader
+from bots.words.library import Library
 from bots.personas import load_personas
-from bots.selection import BankGenerator
-from bots.splice import SpliceGenerator
+from bots.words.selection import BankGenerator
+from bots.words.splice import SpliceGenerator
 from murmur.config import ChatSettings
 from tests.conftest import ROOT, chromium, serve
 from aiohttp import web
@@ -323,7 +323,7 @@ async def _turns_held(app):
 
 @SESSION
 async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
-    from bots.rest_channel import REST_BUSY
+    from bots.chat.rest import REST_BUSY
 
     app, url = chat_app
     before = len(app[CANCELLED])
@@ -403,7 +403,7 @@ async def test_rasas_socketio_channel_keeps_a_session_across_connections_and_ref
 
 @SESSION
 async def test_a_socketio_client_that_leaves_mid_reply_cancels_its_turn(chat_app):
-    from bots.socketio_channel import SOCKETIO
+    from bots.chat.socket_io import SOCKETIO
 
     app, url = chat_app
     before = len(app[CANCELLED])
@@ -459,7 +459,7 @@ async def test_rasas_webchat_widget_in_a_real_browser_talks_to_a_persona_that_sa
 
 
 async def test_the_webchat_page_refuses_an_unknown_persona_and_says_how_to_install_a_missing_widget(tmp_path):
-    from bots.webchat_page import add_webchat_page
+    from bots.chat.webchat_page import add_webchat_page
 
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
     for bundle, path, status, words in ((ROOT / "bots" / "static" / "webchat" / "rasa-webchat.js",

@@ -1,4 +1,4 @@
-"""How the bots' Rasa NLU reads what people type in a one-to-one chat, on the held-out half of bots/chat_acts.yml
+"""How the bots' Rasa NLU reads what people type in a one-to-one chat, on the held-out half of bots/chat/chat_acts.yml
 (training examples come only from what the tune half showed)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from bots.acts import chat_reading
+from bots.words.acts import chat_reading
 
 from tests.conftest import ROOT
 
@@ -41,7 +41,7 @@ async def test_chat_acts_on_the_held_out_set(rasa_server):
     assert not [m for m in misread if m[1] == "ask_if_bot"], "every sincere 'are you a bot?' must be recognised"
     # a question taken for a source request is answered with a citation, not a take: one in 26 today (was 1 too)
     assert len([m for m in misread if m[1] == "ask_question" and m[2] == "ask_for_source"]) <= 1, misread
-    # what the chat acts on: the NLU's reading, then bots.acts.chat_reading (a question of one's own gets an answer)
+    # what the chat acts on: the NLU's reading, then bots.words.acts.chat_reading (a question of one's own gets an answer)
     in_chat = module.measure(lambda texts: [(chat_reading(t, read[t][0]),) for t in texts], items)
     chat_misread = [(m["text"], m["wanted"], m["read"]) for m in in_chat["misread"]]
     print(f"as the chat reads them: accuracy {in_chat['accuracy']:.3f}; misread {chat_misread}")

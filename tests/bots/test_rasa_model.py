@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from bots.errors import RasaError
-from bots.rasa_server import RasaServer
-from bots.training import (RASA_DIR, config_with_epochs, fingerprint, model_name, rasa_environment,
+from bots.dialogue.server import RasaServer
+from bots.dialogue.training import (RASA_DIR, config_with_epochs, fingerprint, model_name, rasa_environment,
                            rasa_version, train_model)
 from tests.bots.conftest import RASA_BIN, TEST_EPOCHS, ActionStub, echo_action
 

@@ -12,9 +12,9 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from bots.dialogue import DialogueEngine, StanceReader
+from bots.dialogue.engine import DialogueEngine, StanceReader
 from bots.personas import load_personas
-from bots.rasa_pool import RasaPool, ranking
+from bots.dialogue.pool import RasaPool, ranking
 from tests.bots.conftest import RASA_BIN
 from tests.conftest import ROOT
 

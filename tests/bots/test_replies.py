@@ -7,11 +7,11 @@ import re
 import pytest
 from aiohttp import web
 
-from bots.library import Library
+from bots.words.library import Library
 from bots.personas import load_personas
-from bots.llm import LLMGenerator
-from bots.replies import ACTS, Message, ReplyError, ReplyRequest
-from bots.splice import SpliceGenerator
+from bots.words.llm import LLMGenerator
+from bots.words.replies import ACTS, Message, ReplyError, ReplyRequest
+from bots.words.splice import SpliceGenerator
 from tests.conftest import ROOT, serve
 
 PLACEHOLDER = re.compile(r"\{|\}|<[A-Z_]+>|\[[A-Z_]+\]")
@@ -145,7 +145,7 @@ async def test_llm_backend_unreachable_is_a_clear_error(personas):
 
 
 def test_conversation_memory_is_bounded_and_least_recently_used_goes_first():
-    from bots.replies import ConversationMemory
+    from bots.words.replies import ConversationMemory
 
     memory = ConversationMemory(set, limit=3)
     for name in "abc":

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from bots.acts import ActLabels
-from bots.adapt import sentences, written
+from bots.words.acts import ActLabels
+from bots.words.adapt import sentences, written
 from bots.personas import CORPUS_PERSONAS, load_personas
-from bots.replies import Message, ReplyRequest
-from bots.selection import NOTHING_RELEVANT, BankGenerator, SOCIAL_ON_A_FORUM
+from bots.words.replies import Message, ReplyRequest
+from bots.words.selection import NOTHING_RELEVANT, BankGenerator, SOCIAL_ON_A_FORUM
 
 PERSONAS = {p.name: p for p in load_personas(CORPUS_PERSONAS)}
 # the first test pays for embedding the bank on a fresh clone (about 10k texts); the rest reuse it
@@ -48,7 +48,7 @@ def _sample(forum: list[dict], n: int = 16) -> list[dict]:
 
 def _runs(source: str, persona) -> set[str]:
     """Every contiguous run of the source's sentences (whitespace folded): what a passage may be. The people's
-    register may also post a run of the reply as written, code included (bots.adapt.as_written)."""
+    register may also post a run of the reply as written, code included (bots.words.adapt.as_written)."""
     runs = set()
     for kept in (sentences(source), *([written(source)] if persona.in_peoples_voice else [])):
         runs |= {" ".join(" ".join(kept[i:j]).lower().split()) for i in range(len(kept))  # type: ignore[arg-type]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bots.acts import ActLabels, labelled_texts
-from bots.shipped_acts import LABELS_FILE, ShippedLabels
+from bots.words.acts import ActLabels, labelled_texts
+from bots.words.shipped_acts import LABELS_FILE, ShippedLabels
 from core.shipped import DERIVED_DIR, MANIFEST, REFRESH
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
@@ -53,7 +53,7 @@ def test_a_damaged_labels_file_is_refused_with_the_file_and_the_fix(copy, caplog
 
 
 def test_a_labels_file_whose_contents_do_not_match_its_entry_is_refused(copy):
-    from bots.shipped_acts import write_labels
+    from bots.words.shipped_acts import write_labels
 
     write_labels({"a reply": "agree"}, model="murmur-0000000000000000.tar.gz", fingerprint="0" * 64, folder=copy)
     manifest = json.loads((copy / MANIFEST).read_text())

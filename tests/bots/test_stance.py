@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from bots.personas import Persona, Stance, load_personas
-from bots.stance import (STANCE_SET, SIDES, StanceError, StanceReader, TopicOnlyReader, evaluate_stance, load_labelled,
+from bots.dialogue.stance import (STANCE_SET, SIDES, StanceError, StanceReader, TopicOnlyReader, evaluate_stance, load_labelled,
                          relation, split_of)
 from tests.conftest import ROOT
 
@@ -67,7 +67,7 @@ def test_a_question_takes_no_side(reader):
 
 
 def test_stance_reader_is_still_importable_from_dialogue():
-    from bots.dialogue import StanceReader as FromDialogue
+    from bots.dialogue.engine import StanceReader as FromDialogue
 
     assert FromDialogue is StanceReader
 

@@ -1,11 +1,11 @@
-"""A chat's topic follows the conversation (bots/topic.py), with the real embedding model."""
+"""A chat's topic follows the conversation (bots/words/topic.py), with the real embedding model."""
 
 from __future__ import annotations
 
 import pytest
 
-from bots.replies import Message
-from bots.topic import focus, is_social, refers_back, substantive, topic_vector
+from bots.words.replies import Message
+from bots.words.topic import focus, is_social, refers_back, substantive, topic_vector
 
 ESPRESSO = "My espresso shots taste sour, what should I change about the grind or the dose?"
 UBUNTU = "Completely different thing: how do I mount a USB drive from the terminal on Ubuntu 22.04?"

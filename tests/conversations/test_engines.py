@@ -156,7 +156,7 @@ async def test_an_unreachable_postgres_is_a_clear_error():
 
 async def test_every_reader_reads_either_engine(database, embedder):
     """The index build, the swarm's evaluation and the reply library read the forum through its read side."""
-    from bots.library import Library
+    from bots.words.library import Library
     from bots.swarm.evaluation import thread_sites
     from index.build import build_from_forum
     from index.settings import IndexSettings

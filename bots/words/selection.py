@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bots.acts import STATEMENT_WORDS, ActLabels, wanted_label
-from bots.adapt import Passage, as_written, is_question, passage, question
-from bots.bank import BankReply, BankThread, ReplyBank
+from bots.words.acts import STATEMENT_WORDS, ActLabels, wanted_label
+from bots.words.adapt import Passage, as_written, is_question, passage, question
+from bots.words.bank import BankReply, BankThread, ReplyBank
 from bots.personas import Length, Persona
-from bots.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
-from bots.topic import focus, refers_back, substantive, topic_vector
-from bots.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
+from bots.words.replies import ACTS, Opening, Reply, ReplyError, ReplyRequest
+from bots.words.topic import focus, refers_back, substantive, topic_vector
+from bots.words.voice import MAX_PHRASE_WORDS, Voice, disclosure, social_reply
 from index.answer_fit import FLOOR_QUANTILE, AnswerFit, Pair, content_words
 from index.answer_fit import train as train_answer_fit
 from index.documents import ThreadText, clip, thread_vectors
@@ -270,7 +270,7 @@ class BankGenerator:
         """What is being answered (its text and vector) and the vector of the thread it is in.
 
         A conversation with no thread (a chat) is about its substantive messages, weighted toward the latest
-        (``bots/topic.py``): a greeting never sets its topic. With ``latest``, only the message being answered
+        (``bots/words/topic.py``): a greeting never sets its topic. With ``latest``, only the message being answered
         (with the one it follows up) makes the topic.
         """
         post = request.last_text or (request.thread_title or "")

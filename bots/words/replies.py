@@ -1,12 +1,12 @@
 """What a reply is, and the one interface every way of writing one shares.
 
 Three backends write replies behind ``ReplyGenerator``:
-- ``bank`` (default, ``bots/selection.py``): response selection, one whole
+- ``bank`` (default, ``bots/words/selection.py``): response selection, one whole
   human reply from the reply bank (held apart from the forum), chosen for
   the post it answers and adapted to the persona;
-- ``splice`` (``bots/splice.py``): the earlier baseline, sentences from the
+- ``splice`` (``bots/words/splice.py``): the earlier baseline, sentences from the
   forum's own threads framed in the persona's voice, kept to compare against;
-- ``llm`` (``bots/llm.py``): any OpenAI-compatible chat-completions server.
+- ``llm`` (``bots/words/llm.py``): any OpenAI-compatible chat-completions server.
 
 A generator may offer next-best replies (``alternatives``) instead of taking
 its first choice, so a caller that runs turns concurrently can claim them in

@@ -5,8 +5,8 @@ send ``{"typing": true}`` first, then ``{"from": persona, "text": ..., "act": ..
 Bad frames (not JSON, no text, too long, binary) get ``{"error": ...}`` and
 the connection stays open; a client sending faster than the limit is told
 so; a client that leaves mid-reply cancels its turn. The same app serves
-Rasa's REST and socket.io channels (``bots.rest_channel``, ``bots.socketio_channel``), Rasa's own web widget on
-``/webchat`` (``bots.webchat_page``) and Rasa's custom actions at ``/webhook``.
+Rasa's REST and socket.io channels (``bots.chat.rest``, ``bots.chat.socket_io``), Rasa's own web widget on
+``/webchat`` (``bots.chat.webchat_page``) and Rasa's custom actions at ``/webhook``.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bots.actions import GENERATOR, add_action_server
-from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
-from bots.dialogue import DialogueEngine, DialogueError
+from bots.dialogue.actions import GENERATOR, add_action_server
+from bots.chat.rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
+from bots.dialogue.engine import DialogueEngine, DialogueError
 from bots.personas import Persona
-from bots.replies import ReplyGenerator, ready
-from bots.rest_channel import add_rest_channel
-from bots.socketio_channel import add_socketio_channel
-from bots.webchat_page import add_webchat_page
+from bots.words.replies import ReplyGenerator, ready
+from bots.chat.rest import add_rest_channel
+from bots.chat.socket_io import add_socketio_channel
+from bots.chat.webchat_page import add_webchat_page
 from conversations.errors import RateLimited
 from conversations.ratelimit import RateLimiter
 from bots.settings import ChatSettings

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bots.adapt import is_question, passage, question
+from bots.words.adapt import is_question, passage, question
 from bots.errors import RasaError
-from bots.shipped_acts import ShippedLabels
+from bots.words.shipped_acts import ShippedLabels
 
 if TYPE_CHECKING:
-    from bots.bank import BankReply, ReplyBank
+    from bots.words.bank import BankReply, ReplyBank
 
 # A reply is labelled as it would be posted for an act: agreement or disagreement in its opening sentence(s), up to
 # STATEMENT_WORDS (short, so that the act is what the reply is read as), a follow-up as the question it asks.
@@ -61,7 +61,7 @@ _GREETING_HEAD = re.compile(r"^\W*(?:hi|hello|hey|heya|hiya|yo|howdy|greetings|g
 _SMALL_TALK = re.compile(r"\b(?:how(?:'s| is| are)? (?:it going|you|u|things|your day|life|everything)|how have you been|"
                          r"anyone (?:home|there|around|about|here)|(?:are )?you (?:around|there|up|free)|"
                          r"got a (?:minute|sec|second|moment)|what'?s up|whats up|sup|bye)\b", re.IGNORECASE)
-# Intents whose rule gives no answer (bots/rasa/data/rules.yml) though a person can ask a question in their words.
+# Intents whose rule gives no answer (bots/dialogue/rasa/data/rules.yml) though a person can ask a question in their words.
 _NOT_AN_ANSWER = frozenset({"greet", "agree", "disagree", "share_opinion", "off_topic", "thank", "goodbye",
                             "nlu_fallback", "ask_if_bot"})
 
@@ -168,7 +168,7 @@ class ActLabels:
                       concurrency: int = 4, progress: Callable[[int], None] | None = None,
                       shipped: ShippedLabels | None = SHIPPED) -> ActLabels:
         """Every reply read by the Rasa server's NLU as it would be posted, from the cache when this model read it,
-        else from the shipped labels when they are this model's (``bots/shipped_acts.py``; None: never).
+        else from the shipped labels when they are this model's (``bots/words/shipped_acts.py``; None: never).
 
         Only the replies' texts are read (a ``BankSource``'s will do), so labelling may run while the bank embeds.
         """

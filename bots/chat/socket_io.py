@@ -22,8 +22,8 @@ from urllib.parse import parse_qs
 import socketio
 from aiohttp import web
 
-from bots.chat_rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
-from bots.dialogue import DialogueError
+from bots.chat.rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
+from bots.dialogue.engine import DialogueError
 from bots.personas import Persona
 from conversations.errors import RateLimited
 from conversations.ratelimit import RateLimiter

@@ -12,9 +12,9 @@ import random
 
 import aiohttp
 
-from bots.replies import ACTS, ConversationMemory, FirstChoice, Opening, Reply, ReplyError, ReplyRequest
-from bots.titles import template_opening
-from bots.voice import Voice, disclosure, strip_placeholders
+from bots.words.replies import ACTS, ConversationMemory, FirstChoice, Opening, Reply, ReplyError, ReplyRequest
+from bots.words.titles import template_opening
+from bots.words.voice import Voice, disclosure, strip_placeholders
 
 _ACT_INSTRUCTIONS = {
     "greet": "Greet the person briefly.", "answer": "Answer the question helpfully.",

@@ -1,7 +1,7 @@
 """Template openings for the ``splice`` and ``llm`` baselines: a question about an interest, in the persona's register.
 
 The ``bank`` backend opens threads with real people's questions instead
-(``bots/selection.py``); these templates ("Anyone else obsessed with X?",
+(``bots/words/selection.py``); these templates ("Anyone else obsessed with X?",
 tags cut from the interest's words) are what it is measured against.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from bots.personas import Persona
-from bots.replies import Message, Opening, ReplyRequest
+from bots.words.replies import Message, Opening, ReplyRequest
 
 _TITLES = {
     "casual": ("Anyone else obsessed with {interest}?", "Help me out with {interest}", "What's your take on {interest}?",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 
-from bots.replies import Reply
+from bots.words.replies import Reply
 
 MAX_PHRASE_WORDS = 6  # an opener or closer longer than this repeats a detectable run across posts
 

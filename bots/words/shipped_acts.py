@@ -1,7 +1,7 @@
 """The Rasa NLU's act labels for the shipped reply bank, shipped with it (``data/derived/act-labels.json.gz``).
 
 Reading ~10k bank texts with Rasa's NLU takes minutes on a first run, and gives the same labels for the same
-model. The Rasa model's name is a fingerprint of everything it is trained from (``bots/training.py``), so labels
+model. The Rasa model's name is a fingerprint of everything it is trained from (``bots/dialogue/training.py``), so labels
 made with a model of that name are used by a run whose Rasa server has a model of that name, and never by another
 model. A file whose checksum or model does not match is refused once, with a warning naming the file and the fix,
 and the labels are read from Rasa instead.
@@ -30,8 +30,8 @@ def text_key(text: str) -> str:
 
 def bank_texts() -> list[str]:
     """Every text of the shipped corpus that a bank would have Rasa read, whichever threads a forum holds."""
-    from bots.acts import labelled_texts
-    from bots.bank import read_bank
+    from bots.words.acts import labelled_texts
+    from bots.words.bank import read_bank
     from conversations.importers import CORPUS_THREADS
 
     source = read_bank([CORPUS_THREADS])
@@ -116,7 +116,7 @@ def labels_problems(model: str, fingerprint: str, folder: Path = DERIVED_DIR) ->
         return [str(exc)]
     problems = []
     if entry.get("model") != model or entry.get("fingerprint") != fingerprint:
-        problems.append(f"{LABELS_FILE} was read by the Rasa model {entry.get('model')}; bots/rasa, rasa.epochs and "
+        problems.append(f"{LABELS_FILE} was read by the Rasa model {entry.get('model')}; bots/dialogue/rasa, rasa.epochs and "
                         f"the Rasa release now make {model}")
     if entry.get("texts") != texts_digest(bank_texts()):
         problems.append(f"{LABELS_FILE} was read from other bank texts than the shipped corpus gives now")

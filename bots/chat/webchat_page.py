@@ -1,6 +1,6 @@
 """Rasa's own web widget, npm's rasa-webchat, on a page that ``murmur chat`` serves at ``/webchat?persona=NAME``.
 
-The widget talks to the persona over Rasa's socket.io channel (``bots.socketio_channel``), so this page shows what
+The widget talks to the persona over Rasa's socket.io channel (``bots.chat.socket_io``), so this page shows what
 a Rasa deployment's users would see. Page and widget both say that the user is talking to a bot: the page's banner,
 the widget's title and subtitle, and the persona's first message, which is its disclosure (the widget's ``initPayload`` is
 Rasa's ``/ask_if_bot`` intent). ``make webchat`` fetches the widget's bundle from the npm registry; until then the
@@ -47,7 +47,7 @@ def add_webchat_page(app: web.Application, personas: dict[str, Persona], bundle:
     async def page(request: web.Request) -> web.Response:
         if not bundle.is_file():
             return web.Response(status=503, text="the rasa-webchat widget is not installed here: run `make webchat` "
-                                                 "(it fetches npm's rasa-webchat into bots/static/webchat)\n")
+                                                 "(it fetches npm's rasa-webchat into bots/chat/static/webchat)\n")
         name = request.query.get("persona") or min(personas)
         persona = personas.get(name)
         if persona is None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.acts import chat_reading
+from bots.words.acts import chat_reading
 from bots.personas import Persona
-from bots.replies import ACTS, Message, ReplyError, ReplyGenerator, ReplyRequest
+from bots.words.replies import ACTS, Message, ReplyError, ReplyGenerator, ReplyRequest
 
 log = logging.getLogger("murmur.bots")
 ACTION_PREFIX = "action_"
@@ -78,7 +78,7 @@ async def handle_action(request: web.Request) -> web.Response:
     if one_to_one and conversation and conversation[-1].author == "user" \
             and chat_reading(conversation[-1].text, conversation[-1].intent) == "ask_question":
         # face to face, a question of the person's own gets an answer, however the NLU read it; a question about
-        # the persona being a bot is never read so (bots.acts.chat_reading), so it is always disclosed
+        # the persona being a bot is never read so (bots.words.acts.chat_reading), so it is always disclosed
         act = "answer"
     started = time.perf_counter()
     try:

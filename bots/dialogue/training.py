@@ -1,7 +1,7 @@
 """Training the shared Rasa model, only when its inputs change.
 
 The model's name is a fingerprint of everything it is made from: every file of
-the Rasa project (``bots/rasa/``), the epochs, and the Rasa release. A model
+the Rasa project (``bots/dialogue/rasa/``), the epochs, and the Rasa release. A model
 that exists under that name is used as it is; a change to any of them trains a
 new one. ``rasa train`` runs as a subprocess in Rasa's own environment
 (``.venv-rasa``, Python 3.10); its output goes to a log file beside the models,
@@ -27,12 +27,13 @@ from pathlib import Path
 import yaml
 
 from bots.errors import RasaError
+from bots.settings import DEFAULT_RASA_VENV
 
 log = logging.getLogger("murmur.rasa")
 
 RASA_DIR = Path(__file__).resolve().parent / "rasa"
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VENV = ROOT / ".venv-rasa"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_VENV = DEFAULT_RASA_VENV  # kept here for the Rasa side's callers
 MODEL_PREFIX = "murmur-"
 # Rasa's own output folders, made when someone runs `rasa train` or `rasa test` inside the project: not inputs.
 OUTPUT_DIRS = {"models", "results"}

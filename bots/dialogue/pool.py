@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bots.errors import RasaError
-from bots.rasa_server import RasaServer
+from bots.dialogue.server import RasaServer
 
 log = logging.getLogger("murmur.rasa")
 

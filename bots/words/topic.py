@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bots.replies import Message
+from bots.words.replies import Message
 from index.answer_fit import content_words
 
-# The NLU's intents for turns that carry no subject (bots/rasa/domain.yml).
+# The NLU's intents for turns that carry no subject (bots/dialogue/rasa/domain.yml).
 SOCIAL_INTENTS = frozenset({"greet", "thank", "goodbye", "ask_if_bot", "off_topic"})
 SOCIAL_MAX_WORDS = 8  # an intent read as social on a longer message is taken for words, not a greeting
 _SOCIAL = re.compile(

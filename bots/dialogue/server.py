@@ -31,7 +31,7 @@ import aiohttp
 import yaml
 
 from bots.errors import RasaError
-from bots.training import log_tail, rasa_environment, require_rasa
+from bots.dialogue.training import log_tail, rasa_environment, require_rasa
 
 log = logging.getLogger("murmur.rasa")
 

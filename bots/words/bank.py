@@ -1,6 +1,6 @@
 """The reply bank: human replies, each with the post it answered, held apart from the forum the bots post to.
 
-Response selection (``bots/selection.py``) answers a post with one of these
+Response selection (``bots/words/selection.py``) answers a post with one of these
 replies, the way a person who had seen a similar conversation elsewhere
 would. The bank is read with the forum's own importers (murmur JSONL, plain
 or gzipped, and Stack Exchange dumps), and is made disjoint from the forum:
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bots.adapt import is_question, words
+from bots.words.adapt import is_question, words
 from bots.errors import BankError
 from conversations.errors import InvalidInput
 from conversations.importers import open_source
@@ -147,7 +147,7 @@ class ReplyBank:
         self.used_questions: set[int] = set()
         self.cited: set[int] = set()  # bank threads a bot cited on the forum in this run: never twice
         self._runs = _RunTable(self.replies, self.threads)
-        self.answer_fit = None  # (model, floors) once a generator has trained it (bots/selection.py): one per bank
+        self.answer_fit = None  # (model, floors) once a generator has trained it (bots/words/selection.py): one per bank
 
     def _context_text(self, reply: BankReply) -> str:
         thread = self.threads[reply.thread]

@@ -6,7 +6,7 @@ it is set as the ``stance`` slot, so Rasa's policies choose between agreeing,
 disagreeing and asking; Rasa then calls murmur's action server, which writes
 the words. Calls are bounded per server: one Rasa server runs turns one at a
 time, so more concurrency only queues inside it; a pool of servers
-(``bots.rasa_pool``) runs as many turns at once as it has servers.
+(``bots.dialogue.pool``) runs as many turns at once as it has servers.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 
 from bots.personas import Persona
-from bots.rasa_pool import Member, RasaPool
-from bots.stance import TOPIC_THRESHOLD as STANCE_THRESHOLD  # noqa: F401 - importable as before
-from bots.stance import StanceReader
+from bots.dialogue.pool import Member, RasaPool
+from bots.dialogue.stance import TOPIC_THRESHOLD as STANCE_THRESHOLD  # noqa: F401 - importable as before
+from bots.dialogue.stance import StanceReader
 from core.errors import MurmurError
 
 MAX_TRACKED_CONVERSATIONS = 10_000

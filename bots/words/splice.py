@@ -13,10 +13,10 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from bots.library import Library, Passage
-from bots.replies import ACTS, ConversationMemory, FirstChoice, Opening, Reply, ReplyError, ReplyRequest
-from bots.titles import template_opening
-from bots.voice import Voice, disclosure, has_placeholder, social_reply
+from bots.words.library import Library, Passage
+from bots.words.replies import ACTS, ConversationMemory, FirstChoice, Opening, Reply, ReplyError, ReplyRequest
+from bots.words.titles import template_opening
+from bots.words.voice import Voice, disclosure, has_placeholder, social_reply
 
 
 @dataclass

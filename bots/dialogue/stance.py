@@ -382,10 +382,10 @@ def compare(embedder: Embedder, personas: Sequence[Persona], *, split: str = "te
             "topic-only": evaluate_stance(TopicOnlyReader(embedder), rows, personas)}
 
 
-def main() -> None:  # pragma: no cover - a manual benchmark: python -m bots.stance
+def main() -> None:  # pragma: no cover - a manual benchmark: python -m bots.dialogue.stance
     from bots.personas import load_personas
 
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # bots/
     personas = load_personas(root / "personas") + load_personas(root / "corpus_personas")
     embedder = Embedder()
     try:

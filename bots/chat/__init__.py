@@ -1,0 +1,1 @@
+"""What faces a person: the chat app, its rules, the REST and socket.io channels and the webchat page."""
