@@ -12,7 +12,6 @@ Rasa's REST and socket.io channels (``bots.chat.rest``, ``bots.chat.socket_io``)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -24,15 +23,14 @@ from pathlib import Path
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bots.dialogue.actions import GENERATOR, add_action_server
-from bots.chat.rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
-from bots.dialogue.engine import DialogueEngine, DialogueError
+from bots.chat.rules import message_problem
+from bots.chat.turns import ChatTurns, Refusal
+from bots.dialogue.engine import DialogueEngine
 from bots.personas import Persona
 from bots.words.replies import ReplyGenerator, ready
 from bots.chat.rest import add_rest_channel
 from bots.chat.socket_io import add_socketio_channel
 from bots.chat.webchat_page import add_webchat_page
-from conversations.errors import RateLimited
-from conversations.ratelimit import RateLimiter
 from bots.settings import ChatSettings
 
 log = logging.getLogger("murmur.chat")
@@ -50,7 +48,8 @@ CHAT = web.AppKey("chat_settings", ChatSettings)
 CHAT_PERSONAS = web.AppKey("chat_personas", dict)
 ENGINE = web.AppKey("engine", EngineSlot)
 CHAT_SOCKETS = web.AppKey("chat_sockets", weakref.WeakSet)
-TURNS = web.AppKey("turns", set)  # replies being worked on now
+TURNS = web.AppKey("turns", dict)  # the web socket's replies being worked on now, by conversation
+WS_TURNS = web.AppKey("ws_turns", ChatTurns)
 CANCELLED = web.AppKey("cancelled", deque)  # the latest turns dropped because their client left
 
 
@@ -82,19 +81,19 @@ async def list_personas(request: web.Request) -> web.Response:
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
-    personas: dict[str, Persona] = request.app[CHAT_PERSONAS]
-    name = request.query.get("persona", "")
-    persona = personas.get(name)
-    if persona is None:
-        return web.json_response({"error": f"persona: unknown persona {name!r}; known: {', '.join(sorted(personas))}"},
-                                 status=404)
+    """The web socket's codec: JSON frames in, ``{"typing"}`` then the reply (or ``{"error"}``) out; the guards
+    are the turn-taker's (``bots.chat.turns``)."""
+    turns: ChatTurns = request.app[WS_TURNS]
+    try:
+        persona = turns.persona(request.query.get("persona", ""))
+    except Refusal as refusal:
+        return web.json_response({"error": refusal.message}, status=404)
     settings = request.app[CHAT]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=settings.max_frame_bytes)
     await ws.prepare(request)
     request.app[CHAT_SOCKETS].add(ws)
-    limiter = RateLimiter(settings.messages_per_minute, settings.message_burst)
     conversation = uuid.uuid4().hex
-    turn: asyncio.Task | None = None
+    deliveries: set[asyncio.Task] = set()  # held, so that none is collected before it has sent its frames
     try:
         async for message in ws:
             if message.type == WSMsgType.BINARY:
@@ -107,22 +106,15 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(text)
                 continue
             try:
-                limiter.take(conversation)
-            except RateLimited as exc:
-                await ws.send_json({"error": too_many(settings, exc)})
+                turn = turns.begin(conversation, persona, conversation, text)
+            except Refusal as refusal:
+                await ws.send_json({"error": refusal.message})
                 continue
-            if turn is not None and not turn.done():
-                await ws.send_json({"error": STILL_ANSWERING})
-                continue
-            turn = asyncio.create_task(_answer(request.app, ws, persona, conversation, text))
-            request.app[TURNS].add(turn)
-            turn.add_done_callback(request.app[TURNS].discard)
+            delivery = asyncio.create_task(_deliver(ws, persona, turn))
+            deliveries.add(delivery)
+            delivery.add_done_callback(deliveries.discard)
     finally:
-        if turn is not None and not turn.done():
-            turn.cancel()  # the client left mid-reply: stop working for it
-            request.app[CANCELLED].append(conversation)
-            with contextlib.suppress(asyncio.CancelledError):
-                await turn
+        await turns.leave(conversation)  # the client left mid-reply: stop working for it
     return ws
 
 
@@ -139,20 +131,19 @@ def _read_frame(data: str, max_chars: int) -> str | dict:
     return {"error": problem} if problem else text.strip()
 
 
-async def _answer(app: web.Application, ws: web.WebSocketResponse, persona: Persona, conversation: str, text: str) -> None:
+async def _deliver(ws: web.WebSocketResponse, persona: Persona, turn: asyncio.Task) -> None:
+    """The turn's reply, or why there is none, as frames."""
     await ws.send_json({"typing": True})
-    engine = app[ENGINE].engine
-    if engine is None:
-        await ws.send_json({"error": STARTING})
-        return
     try:
-        turn = await engine.respond(persona, conversation, text, one_to_one=True)
-    except DialogueError as exc:
-        log.warning("chat turn for %s failed: %s", persona.name, exc)
-        await ws.send_json({"error": could_not_answer(exc)})
+        answer = await turn
+    except asyncio.CancelledError:
+        return  # the client left
+    except Refusal as refusal:
+        if not ws.closed:
+            await ws.send_json({"error": refusal.message})
         return
     if not ws.closed:
-        await ws.send_json({"from": persona.name, "text": turn.text, "act": turn.act})
+        await ws.send_json({"from": persona.name, "text": answer.text, "act": answer.act})
 
 
 def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], generator: ReplyGenerator) -> web.Application:
@@ -161,8 +152,9 @@ def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], genera
     app[CHAT_PERSONAS] = personas
     app[ENGINE] = EngineSlot()
     app[CHAT_SOCKETS] = weakref.WeakSet()
-    app[TURNS] = set()
     app[CANCELLED] = deque(maxlen=1000)
+    app[WS_TURNS] = ChatTurns(personas, settings, lambda: app[ENGINE].engine, app[CANCELLED], "web-socket chat")
+    app[TURNS] = app[WS_TURNS].in_flight
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(app[CHAT_SOCKETS]):

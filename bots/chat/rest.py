@@ -11,27 +11,21 @@ up mid-turn cancels it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 from typing import Any
 
 from aiohttp import web
 
-from bots.chat.rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
-from bots.dialogue.engine import DialogueError
+from bots.chat.rules import message_problem
+from bots.chat.turns import BUSY, FAILED, NOT_STARTED, TOO_MANY, UNKNOWN_PERSONA, ChatTurns, Refusal
 from bots.personas import Persona
-from conversations.errors import RateLimited
-from conversations.ratelimit import RateLimiter
-
-log = logging.getLogger("murmur.chat")
 
 PATH = "/webhooks/rest/webhook"
 SENDER_MAX_CHARS = 200
 GONE_CHECK_S = 0.05  # how often a waiting turn looks whether its client hung up (aiohttp has no callback)
 
-REST_LIMITER = web.AppKey("rest_limiter", RateLimiter)
-REST_BUSY = web.AppKey("rest_busy", set)  # senders with a turn in flight
+REST_TURNS = web.AppKey("rest_turns", ChatTurns)
+REST_BUSY = web.AppKey("rest_busy", dict)  # "persona:sender" with a turn in flight, and the turn
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -59,20 +53,28 @@ def _read(raw: bytes, max_chars: int) -> dict[str, Any] | str:
 
 
 async def _unless_gone(request: web.Request, turn: asyncio.Task) -> bool:
-    """Wait for the turn; cancel it if the client hangs up first. Whether the turn finished."""
+    """Wait for the turn; whether it finished before the client hung up."""
     while not turn.done():
         await asyncio.wait({turn}, timeout=GONE_CHECK_S)
         transport = request.transport
         if not turn.done() and (transport is None or transport.is_closing()):
-            turn.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await turn
             return False
     return True
 
 
-def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -> Any:
-    """The channel's handler over the chat app's personas, settings, engine and record of cancelled turns."""
+STATUS = {UNKNOWN_PERSONA: 404, TOO_MANY: 429, BUSY: 409, NOT_STARTED: 503, FAILED: 502}  # a refusal as HTTP
+
+
+def _refused(refusal: Refusal) -> web.Response:
+    message = f"sender: {refusal.message}" if refusal.guard == BUSY else refusal.message
+    headers = ({"Retry-After": str(max(1, round(refusal.retry_after)))} if refusal.retry_after is not None else None)
+    return _error(STATUS[refusal.guard], message, headers)
+
+
+def rest_webhook(turns: ChatTurns) -> Any:
+    """The channel's codec: a JSON request in, Rasa's REST answer (or a JSON error with its status) out; the guards
+    are the turn-taker's (``bots.chat.turns``)."""
+    settings = turns.settings
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > settings.max_frame_bytes:
@@ -80,35 +82,18 @@ def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -
         body = _read(await request.read(), settings.max_chars)
         if isinstance(body, str):
             return _error(400, body)
-        name = request.query.get("persona") or body["metadata"].get("persona") or ""
-        persona = personas.get(name)
-        if persona is None:
-            return _error(404, f"persona: unknown persona {name!r}; give ?persona= one of {', '.join(sorted(personas))}")
         sender = body["sender"]
         try:
-            request.app[REST_LIMITER].take(f"{persona.name}:{sender}")
-        except RateLimited as exc:
-            return _error(429, too_many(settings, exc), {"Retry-After": str(max(1, round(exc.retry_after)))})
-        engine = engine_of()
-        if engine is None:
-            return _error(503, STARTING)
-        busy = request.app[REST_BUSY]
-        key = f"{persona.name}:{sender}"
-        if key in busy:
-            return _error(409, f"sender: {STILL_ANSWERING}")
-        busy.add(key)
-        conversation = f"rest-{sender}"
-        turn = asyncio.create_task(engine.respond(persona, conversation, body["message"], one_to_one=True))
-        try:
+            persona = turns.persona(request.query.get("persona") or body["metadata"].get("persona") or "",
+                                    "give ?persona= one of")
+            key = f"{persona.name}:{sender}"
+            turn = turns.begin(key, persona, f"rest-{sender}", body["message"])
             if not await _unless_gone(request, turn):
-                cancelled.append(conversation)
+                await turns.leave(key)
                 return _error(499, "the client left before the reply")  # nobody reads it
             reply = turn.result()
-        except DialogueError as exc:
-            log.warning("REST chat turn for %s failed: %s", persona.name, exc)
-            return _error(502, could_not_answer(exc))
-        finally:
-            busy.discard(key)
+        except Refusal as refusal:
+            return _refused(refusal)
         return web.json_response([{"recipient_id": sender, "text": text} for text in reply.messages if text])
 
     return handle
@@ -116,6 +101,7 @@ def rest_webhook(personas: dict[str, Persona], settings, engine_of, cancelled) -
 
 def add_rest_channel(app: web.Application, personas: dict[str, Persona], settings, engine_of, cancelled) -> None:
     """Serve Rasa's REST channel on the chat app."""
-    app[REST_LIMITER] = RateLimiter(settings.messages_per_minute, settings.message_burst)
-    app[REST_BUSY] = set()
-    app.router.add_post(PATH, rest_webhook(personas, settings, engine_of, cancelled))
+    turns = ChatTurns(personas, settings, engine_of, cancelled, "REST chat")
+    app[REST_TURNS] = turns
+    app[REST_BUSY] = turns.in_flight
+    app.router.add_post(PATH, rest_webhook(turns))

@@ -13,8 +13,6 @@ client that disconnects mid-turn cancels it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,27 +20,22 @@ from urllib.parse import parse_qs
 import socketio
 from aiohttp import web
 
-from bots.chat.rules import STARTING, STILL_ANSWERING, could_not_answer, message_problem, too_many
-from bots.dialogue.engine import DialogueError
+from bots.chat.rules import message_problem
+from bots.chat.turns import ChatTurns, Refusal
 from bots.personas import Persona
-from conversations.errors import RateLimited
-from conversations.ratelimit import RateLimiter
-
-log = logging.getLogger("murmur.chat")
 
 
 class SocketIOChannel:
-    """One python-socketio server for the chat app: sessions, their personas, and the turns in flight."""
+    """The channel's codec on one python-socketio server: events in, ``bot_uttered`` (or ``error``) out, and the
+    persona each connection named; the guards are the turn-taker's (``bots.chat.turns``)."""
 
     def __init__(self, personas: dict[str, Persona], settings, engine_of, cancelled) -> None:
-        self.personas = personas
         self.settings = settings
-        self.engine_of = engine_of
-        self.cancelled = cancelled
-        self.limiter = RateLimiter(settings.messages_per_minute, settings.message_burst)
+        self.chat_turns = ChatTurns(personas, settings, engine_of, cancelled, "socket.io chat")
         self.server = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=settings.max_frame_bytes)
         self.persona_of: dict[str, str] = {}  # socket id -> persona named when it connected
-        self.turns: dict[str, asyncio.Task] = {}  # socket id -> its turn in flight
+        self.turns = self.chat_turns.in_flight  # socket id -> its turn in flight
+        self._deliveries: set[asyncio.Task] = set()  # held, so that none is collected before it has emitted
         self.server.on("connect", self.connect)
         self.server.on("session_request", self.session_request)
         self.server.on("user_uttered", self.user_uttered)
@@ -50,9 +43,11 @@ class SocketIOChannel:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         name = (parse_qs(environ.get("QUERY_STRING", "")).get("persona") or [""])[0]
-        if name and name not in self.personas:
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"persona: unknown persona {name!r}; known: {', '.join(sorted(self.personas))}")
+        if name:
+            try:
+                self.chat_turns.persona(name)
+            except Refusal as refusal:
+                raise socketio.exceptions.ConnectionRefusedError(refusal.message) from refusal
         self.persona_of[sid] = name
         return True
 
@@ -76,41 +71,31 @@ class SocketIOChannel:
             return await self._refuse(sid, problem)
         if not isinstance(custom, dict) or not isinstance(session, str):
             return await self._refuse(sid, "customData must be an object and session_id a string")
-        name = custom.get("persona") or self.persona_of.get(sid) or ""
-        persona = self.personas.get(name)
-        if persona is None:
-            return await self._refuse(sid, f"persona: unknown persona {name!r}; connect with ?persona=NAME or send "
-                                           f"customData.persona, one of {', '.join(sorted(self.personas))}")
         try:
-            self.limiter.take(session)
-        except RateLimited as exc:
-            return await self._refuse(sid, too_many(self.settings, exc))
-        if sid in self.turns and not self.turns[sid].done():
-            return await self._refuse(sid, STILL_ANSWERING)
-        self.turns[sid] = asyncio.create_task(self._answer(sid, persona, f"socketio-{session}", message.strip()))
+            persona = self.chat_turns.persona(custom.get("persona") or self.persona_of.get(sid) or "",
+                                              "connect with ?persona=NAME or send customData.persona, one of")
+            turn = self.chat_turns.begin(sid, persona, f"socketio-{session}", message.strip(), rate_key=session)
+        except Refusal as refusal:
+            return await self._refuse(sid, refusal.message)
+        delivery = asyncio.create_task(self._deliver(sid, turn))
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
 
-    async def _answer(self, sid: str, persona: Persona, conversation: str, text: str) -> None:
-        engine = self.engine_of()
-        if engine is None:
-            return await self._refuse(sid, STARTING)
+    async def _deliver(self, sid: str, turn: asyncio.Task) -> None:
         try:
-            turn = await engine.respond(persona, conversation, text, one_to_one=True)
-        except DialogueError as exc:
-            log.warning("socket.io chat turn for %s failed: %s", persona.name, exc)
-            return await self._refuse(sid, could_not_answer(exc))
-        for message in turn.messages:  # as Rasa's socket.io channel sends a text: a message per paragraph
+            answer = await turn
+        except asyncio.CancelledError:
+            return  # the client left
+        except Refusal as refusal:
+            return await self._refuse(sid, refusal.message)
+        for message in answer.messages:  # as Rasa's socket.io channel sends a text: a message per paragraph
             for part in (p.strip() for p in message.split("\n\n")):
                 if part:
                     await self.server.emit("bot_uttered", {"text": part}, to=sid)
 
     async def disconnect(self, sid: str, *reason: Any) -> None:
         self.persona_of.pop(sid, None)
-        turn = self.turns.pop(sid, None)
-        if turn is not None and not turn.done():
-            turn.cancel()  # the client left mid-reply: stop working for it
-            self.cancelled.append(sid)
-            with contextlib.suppress(asyncio.CancelledError):
-                await turn
+        await self.chat_turns.leave(sid)  # the client left mid-reply: stop working for it
 
 
 SOCKETIO = web.AppKey("socketio", SocketIOChannel)
