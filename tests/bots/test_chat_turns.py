@@ -76,6 +76,15 @@ class Client:
             if not frame.get("typing"):
                 self.frames.put_nowait(frame)
 
+    async def start(self, text: str) -> None:
+        """Send a message and do not wait for its outcome (a turn to hold mid-way)."""
+        if self.channel == "web socket":
+            await self.ws.send_json({"text": text})
+        elif self.channel == "socket.io":
+            await self.sio.emit("user_uttered", {"message": text, "session_id": "table"})
+        else:
+            self.send(text)
+
     def send(self, text: str) -> asyncio.Task:
         task = asyncio.create_task(self._send(text))
         self.pending.append(task)
@@ -187,7 +196,7 @@ async def test_each_guard_holds_on_each_channel(guard, channel, rasa_server, emb
             assert not turns.in_flight
         else:
             async with _turns_held(engine):  # the first turn waits mid-way
-                client.send("what telescope for a beginner?")
+                await client.start("what telescope for a beginner?")
                 await _until(lambda: turns.in_flight)
                 if guard == "busy":
                     kind, message, status = await client.send("and for the planets?")
