@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-CHAT_ACTS = ROOT / "bots" / "chat_acts.yml"
-RASA_PROJECT = ROOT / "bots" / "rasa"  # bots.dialogue.training.RASA_DIR, without importing the training code
+CHAT_ACTS = ROOT / "bots" / "chat" / "chat_acts.yml"
+RASA_PROJECT = ROOT / "bots" / "dialogue" / "rasa"  # bots.dialogue.training.RASA_DIR, without importing the training code
 SPLITS = ("tune", "held_out")
 FALLBACK = "nlu_fallback"
 

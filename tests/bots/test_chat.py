@@ -462,7 +462,7 @@ async def test_the_webchat_page_refuses_an_unknown_persona_and_says_how_to_insta
     from bots.chat.webchat_page import add_webchat_page
 
     personas = {p.name: p for p in load_personas(ROOT / "bots" / "personas")}
-    for bundle, path, status, words in ((ROOT / "bots" / "static" / "webchat" / "rasa-webchat.js",
+    for bundle, path, status, words in ((ROOT / "bots" / "chat" / "static" / "webchat" / "rasa-webchat.js",
                                          "/webchat?persona=nobody", 404, "persona: unknown persona 'nobody'"),
                                         (tmp_path / "absent.js", "/webchat?persona=stargazer", 503, "make webchat")):
         app = web.Application()
