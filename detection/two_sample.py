@@ -22,6 +22,7 @@ import numpy as np
 
 from detection.dataset import Forum
 from detection.features import FeatureTable, _hours, _words, reply_latency
+from detection.metrics import interval
 
 FOLDS = 5
 MIN_PER_CLASS = 5  # fewer accounts than this on either side and no test is run (it would say nothing)
@@ -90,8 +91,7 @@ def median_gap_interval(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP
     rng = np.random.default_rng(seed)
     gaps = (np.median(rng.choice(a, (resamples, a.size)), axis=1)
             - np.median(rng.choice(b, (resamples, b.size)), axis=1))
-    low, high = np.percentile(gaps, [2.5, 97.5])
-    return [float(low), float(high)]
+    return interval(gaps)
 
 
 def distances(forum: Forum, account_synthetic: np.ndarray, post_synthetic: np.ndarray,

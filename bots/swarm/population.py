@@ -96,8 +96,9 @@ class Population:
         opened_in: Counter[tuple[int, int]] = Counter()
         for author, moments in times.items():
             for moment, opened in moments:
-                counts[(author, int((moment - first) / width))] += 1
-                opened_in[(author, int((moment - first) / width))] += opened
+                window = (author, int((moment - first) / width))
+                counts[window] += 1
+                opened_in[window] += opened
         handles = [h for h in handles if h]
         shapes = Counter(handle_shape(h) for h in handles)
         total = sum(shapes.values()) or 1

@@ -93,3 +93,19 @@ async def forward_actions(action_stub: ActionStub):
     with action_stub.responding(forward):
         yield lambda url: target.__setitem__("url", url)
     await session.close()
+
+
+@contextlib.asynccontextmanager
+async def turns_held(engine) -> AsyncIterator[None]:
+    """Every turn slot of the engine's first Rasa server taken, so that a turn started now waits mid-way until the
+    block ends (a client can then hang up, or a second turn arrive, while the first is in flight)."""
+    slots = engine.pool.members[0].limit
+    held = 0
+    while not slots.locked():
+        await slots.acquire()
+        held += 1
+    try:
+        yield
+    finally:
+        for _ in range(held):
+            slots.release()

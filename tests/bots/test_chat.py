@@ -23,6 +23,7 @@ from bots.personas import load_personas
 from bots.words.selection import BankGenerator
 from bots.words.splice import SpliceGenerator
 from murmur.config import ChatSettings
+from tests.bots.conftest import turns_held
 from tests.conftest import ROOT, chromium, serve
 from aiohttp import web
 
@@ -306,28 +307,13 @@ async def test_rasas_rest_channel_keeps_the_chat_rate(embedder):
         await runner.cleanup()
 
 
-@contextlib.asynccontextmanager
-async def _turns_held(app):
-    """Every turn slot to Rasa taken, so that a turn started now waits mid-way until the block ends."""
-    slots = app[ENGINE].engine.pool.members[0].limit
-    held = 0
-    while not slots.locked():
-        await slots.acquire()
-        held += 1
-    try:
-        yield
-    finally:
-        for _ in range(held):
-            slots.release()
-
-
 @SESSION
 async def test_a_rest_client_that_hangs_up_cancels_its_turn(chat_app):
     from bots.chat.rest import REST_BUSY
 
     app, url = chat_app
     before = len(app[CANCELLED])
-    async with _turns_held(app):  # the turn waits, mid-way, while the client hangs up
+    async with turns_held(app[ENGINE].engine):  # the turn waits, mid-way, while the client hangs up
         async with aiohttp.ClientSession() as session:
             request = asyncio.ensure_future(session.post(f"{url}/webhooks/rest/webhook?persona=stargazer",
                                                          json={"sender": "hangs-up", "message": "what telescope?"}))
@@ -407,7 +393,7 @@ async def test_a_socketio_client_that_leaves_mid_reply_cancels_its_turn(chat_app
 
     app, url = chat_app
     before = len(app[CANCELLED])
-    async with _turns_held(app):  # the turn waits, mid-way, while the client leaves
+    async with turns_held(app[ENGINE].engine):  # the turn waits, mid-way, while the client leaves
         client, _ = await _socketio_client(url, persona="stargazer")
         await client.emit("user_uttered", {"message": "what telescope for a beginner?", "session_id": "leaving"})
         async with asyncio.timeout(10):

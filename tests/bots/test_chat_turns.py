@@ -25,6 +25,7 @@ from bots.personas import load_personas
 from bots.words.library import Library
 from bots.words.splice import SpliceGenerator
 from murmur.config import ChatSettings
+from tests.bots.conftest import turns_held
 from tests.conftest import ROOT, serve
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
@@ -129,21 +130,6 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextlib.asynccontextmanager
-async def _turns_held(engine: DialogueEngine):
-    """Every turn slot to Rasa taken, so that a turn started now waits mid-way until the block ends."""
-    slots = engine.pool.members[0].limit
-    held = 0
-    while not slots.locked():
-        await slots.acquire()
-        held += 1
-    try:
-        yield
-    finally:
-        for _ in range(held):
-            slots.release()
-
-
 async def _until(condition, timeout: float = 10) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
@@ -195,7 +181,7 @@ async def test_each_guard_holds_on_each_channel(guard, channel, rasa_server, emb
             assert kind == "error" and message.startswith("the bot could not answer") and status in (None, 502)
             assert not turns.in_flight
         else:
-            async with _turns_held(engine):  # the first turn waits mid-way
+            async with turns_held(engine):  # the first turn waits mid-way
                 await client.start("what telescope for a beginner?")
                 await _until(lambda: turns.in_flight)
                 if guard == "busy":
