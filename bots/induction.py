@@ -30,7 +30,7 @@ import yaml
 
 from bots.personas import Persona, PersonaError
 from conversations.importers.jsonl import parse_thread, read_records
-from conversations.models import parse_time
+from conversations.models import ImportedThread, parse_time
 from index.documents import ThreadText, thread_vectors
 
 MIN_PEOPLE = 10  # a persona stands for a group of at least this many people (responsible use), never for one
@@ -78,11 +78,21 @@ class ForumThreads:
 
 def read_people(path: Path, before: datetime | None = None) -> ForumThreads:
     """Each person's threads and posts before ``before`` (all when None), from a murmur JSONL thread file."""
-    titles, openings, sites, tags = [], [], [], []
+    threads = ((str(record.get("site") or ""), parse_thread(record, where)) for where, record in read_records(path))
+    return people_of(threads, before, str(path))
+
+
+def people_of(threads: Iterable[tuple[str, ImportedThread]], before: datetime | None = None,
+              where: str = "the threads") -> ForumThreads:
+    """Each person's threads and posts before ``before``, from (site, thread) pairs (an empty site: the thread id's
+    prefix), e.g. what a replay holds before its window."""
+    titles: list[str] = []
+    openings: list[str] = []
+    sites: list[str] = []
+    tags: list[tuple[str, ...]] = []
     people: dict[tuple[str, str], Person] = {}
-    for where, record in read_records(path):
-        thread = parse_thread(record, where)
-        site = str(record.get("site") or thread.external_id.split(":")[0] or "forum")
+    for given, thread in threads:
+        site = given or thread.external_id.split(":")[0] or "forum"
         number = len(titles)
         kept = False
         for post in thread.posts:
@@ -99,10 +109,10 @@ def read_people(path: Path, before: datetime | None = None) -> ForumThreads:
             titles.append(thread.title)
             openings.append(thread.posts[0].body)
             sites.append(site)
-            tags.append(thread.tags)
+            tags.append(tuple(thread.tags))
     if not people:
         when = f" before {before.isoformat()}" if before else ""
-        raise InductionError(f"{path}: no posts{when}; give a window that holds the forum's history (--before)")
+        raise InductionError(f"{where}: no posts{when}; give a window that holds the forum's history (--before)")
     return ForumThreads(titles, openings, sites, tags, people)
 
 
@@ -222,7 +232,12 @@ def persona_of(group: Group, number: int) -> Persona:
 
 def induce(path: Path, embedder, *, before: datetime | None = None, minimum: int = MIN_PEOPLE,
            size: int = GROUP_SIZE, seed: int = 0) -> list[tuple[Persona, Group]]:
-    forum = read_people(path, before)
+    return induce_from(read_people(path, before), embedder, minimum=minimum, size=size, seed=seed)
+
+
+def induce_from(forum: ForumThreads, embedder, *, minimum: int = MIN_PEOPLE, size: int = GROUP_SIZE,
+                seed: int = 0) -> list[tuple[Persona, Group]]:
+    """Personas from people already read (``read_people``, ``people_of``)."""
     groups = groups_of(forum, embedder, minimum=minimum, size=size, seed=seed)
     return [(persona_of(g, n), g) for n, g in enumerate(groups, 1)]
 

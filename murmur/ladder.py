@@ -149,10 +149,15 @@ async def _cell(settings: Settings, cell: Cell, out: Path, people: Path, every: 
         "replies": settings.replies.model_copy(update={"backend": cell.generator}),
         "swarm": settings.swarm.model_copy(update={"behaviour": cell.behaviour, "population": cell.population,
                                                    "log_dir": folder / "runs"})})
+    personas = CORPUS_PERSONAS
+    if cell.population == "people" and plan is not None:
+        personas = voices_for(plan, folder / "personas", embedder, settings.seed)
+        echo(f"    voices: the corpus personas and {len(list(personas.glob('*.yml'))) - _count(CORPUS_PERSONAS)} "
+             f"induced from the people before the window, in {personas}")
     runner, port = await start_site(create_app(cell_settings.forum, db=db, admin_token=TOKEN), "127.0.0.1", 0)
     try:
         result = await run_swarm(cell_settings, forum_url=f"http://127.0.0.1:{port}", admin_token=TOKEN, bots=bots,
-                                 personas_dir=CORPUS_PERSONAS, hours=days * 24, run_id=f"ladder-{cell.name}",
+                                 personas_dir=personas, hours=days * 24, run_id=f"ladder-{cell.name}",
                                  progress=progress, echo=lambda line: echo(f"    {line}"), embedder=embedder,
                                  on_action_url=on_action_url, replay=plan)
     finally:
@@ -167,6 +172,33 @@ async def _cell(settings: Settings, cell: Cell, out: Path, people: Path, every: 
          f"{summary['best_feature']['separation']:.3f}; combined {summary['combined']['roc_auc']['mean']:.3f}; "
          f"flags: {', '.join(summary['flags']) or 'none'}")
     return summary
+
+
+VOICE_GROUP = 20  # people per induced voice aimed at in a people cell: smaller groups than induce's, never under ten
+
+
+def _count(folder: Path) -> int:
+    return len(list(folder.glob("*.yml")))
+
+
+def voices_for(plan, out: Path, embedder, seed: int) -> Path:
+    """The voices of a people cell: the corpus personas, and personas induced from the people the forum holds
+    before the replay's window (groups of at least ten, never one person). Sixty accounts over a dozen voices
+    crowd each other out of their threads (at most one account of a voice in a thread); more voices let the
+    one-post accounts post, as the people's do."""
+    from bots.induction import InductionError, induce_from, people_of, write_personas
+
+    for stale in out.glob("*.yml"):
+        stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    for persona in CORPUS_PERSONAS.glob("*.yml"):
+        (out / persona.name).write_text(persona.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        write_personas(induce_from(people_of((("", t) for t in plan.before), where="the replay's held threads"),
+                                   embedder, size=VOICE_GROUP, seed=seed), out)
+    except InductionError:
+        pass  # too few people before the window: the corpus personas alone
+    return out
 
 
 def _accounts(cell: Cell, bots: int, people_accounts: int) -> int:

@@ -53,6 +53,13 @@ class Bot:
         """Whether the bot's budget holds a thread still to open."""
         return self.openings is None or self.opened < self.openings
 
+    def replies_left_share(self) -> float:
+        """The share of the bot's replies still to make (1.0 without a budget): who of a persona's accounts answers."""
+        if self.budget is None:
+            return 1.0
+        replies = self.budget - (self.openings or 0)
+        return (replies - (self.posts_in_run - self.opened)) / replies if replies > 0 else 0.0
+
     def may_reply(self) -> bool:
         """Whether the bot's budget holds a reply still to make (its openings are kept for threads)."""
         return self.openings is None or self.budget is None or self.posts_in_run - self.opened < self.budget - self.openings

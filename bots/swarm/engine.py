@@ -387,7 +387,9 @@ class Swarm:
         self.seconds_in["matching"] += time.perf_counter() - started
         jobs = []
         for match in matches:  # best first
-            for bot in self.bots_of.get(match.persona, ()):
+            # a persona's accounts with the most of their replies still to make go first: the order the accounts
+            # were made in must not decide whose drawn budget is spent (a one-post account would lose every time)
+            for bot in sorted(self.bots_of.get(match.persona, ()), key=lambda b: -b.replies_left_share()):
                 jobs += self._consider(bot, thread, match.score, match.reason, now, source)
                 if match.score < self.settings.relevance_threshold:
                     return jobs  # this persona and every one after it are off-topic here: one decision says so

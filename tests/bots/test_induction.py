@@ -100,3 +100,18 @@ def test_cli_writes_persona_files_and_names_the_fix_for_bad_input(tmp_path):
                           "--out", str(tmp_path / "none"), "--before", "2001-01-01T00:00:00Z"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode != 0 and "no posts before 2001" in bad.stderr and "--before" in bad.stderr
+
+
+def test_people_held_before_a_replay_make_the_same_personas_as_the_file(tmp_path, embedder):
+    """``people_of`` reads (site, thread) pairs, e.g. what a replay holds before its window, as ``read_people``
+    reads a file: the ladder's people cells induce their extra voices so."""
+    from bots.induction import induce_from, people_of, read_people
+    from conversations.importers.jsonl import parse_thread, read_records
+
+    data = _forum(tmp_path / "forum.jsonl")
+    threads = [("", parse_thread(record, where)) for where, record in read_records(data)]
+    assert people_of(threads).people.keys() == read_people(data).people.keys()
+    from_threads = induce_from(people_of(threads), embedder, size=10)
+    assert [p.name for p, _ in from_threads] == [p.name for p, _ in induce(data, embedder, size=10)]
+    with pytest.raises(InductionError, match="held threads: no posts before"):
+        people_of(threads, datetime(2019, 1, 1, tzinfo=timezone.utc), "the held threads")

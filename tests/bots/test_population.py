@@ -117,3 +117,20 @@ def test_one_account_of_a_persona_per_thread_and_a_spent_budget_stops_a_bot():
     assert policy.decide(second, thread, 1.0, noon, {11: "acct0", 12: "acct1"}).reason == "persona_in_thread"
     other = ThreadState(2, "another", [SeenPost(3, 99, "a question", START.isoformat())])
     assert policy.decide(first, other, 1.0, noon + timedelta(hours=1), {11: "acct0"}).reason == "run_budget"
+
+
+def test_the_account_with_most_of_its_replies_left_answers_first():
+    """A persona's accounts are asked in order of the share of their replies still to make, so the order the
+    accounts were made in never decides whose budget is spent (a one-post account would otherwise lose each time)."""
+    persona = load_personas(CORPUS_PERSONAS)[0]
+    budgets = [Budget(40, 0), Budget(1, 0), Budget(4, 2), Budget(2, 0)]
+    heavy, single, asker, pair = make_bots([persona], 4, accounts=lambda i: (f"acct{i}", budgets[i]))
+    for thread in range(10):
+        heavy.count_post(START, thread)  # 30 of its 40 replies left: 0.75
+    pair.count_post(START, 99)  # one of two left: 0.5
+    assert [b.replies_left_share() for b in (heavy, single, asker, pair)] == [0.75, 1.0, 1.0, 0.5]
+    asked = sorted([heavy, single, asker, pair], key=lambda b: -b.replies_left_share())
+    assert [b.name for b in asked] == ["acct1", "acct2", "acct0", "acct3"]
+    single.count_post(START, 5)
+    assert single.replies_left_share() == 0.0 and not single.may_reply()
+    assert make_bots([persona], 1)[0].replies_left_share() == 1.0  # population: persona: no budget, no order
