@@ -370,7 +370,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
     local one); ``workers`` are such actors started already (a test's, reused across runs); ``training``: the
     model's ``start_training``, when the caller began it earlier.
     """
-    from bots.swarm import Swarm
+    from bots.swarm import RunSpec, Swarm, SwarmParts
     from bots.swarm.forum_view import library_threads, load_threads, people_handles, people_posts
     from bots.swarm.population import Population
     from bots.swarm.timing import PeopleTiming
@@ -419,10 +419,11 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             generator = await ready(generator)
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
-            swarm = Swarm(admin, list(personas.values()), threads, latest_seq, dialogue=dialogue, generator=generator,
-                          embedder=embedder, index=index, matcher=matcher, settings=settings.swarm, seed=seed,
-                          run_id=run_id, log_path=log_path, bots=bots, hours=hours, clock=clock, progress=progress,
-                          hooks=hooks, replay=replay, people=people, population=population)
+            parts = SwarmParts(dialogue, generator, embedder, index, matcher)
+            spec = RunSpec(seed, run_id, log_path, bots=bots, hours=hours, clock=clock, replay=replay, people=people,
+                           population=population)
+            swarm = Swarm(admin, list(personas.values()), threads, latest_seq, parts=parts, spec=spec,
+                          settings=settings.swarm, progress=progress, hooks=hooks)
             span = (replay.until - replay.start).total_seconds() / 3600 if replay else swarm.hours
             echo(f"swarm {run_id}: {len(swarm.bots)} bots, {span:g} h of forum time on the {swarm.clock_kind} clock "
                  f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")

@@ -54,6 +54,7 @@ BOTS_ROOMS = {
     "dialogue": {"words", "ground"},
     "chat": {"dialogue", "words", "ground"},
     "swarm": {"dialogue", "words", "ground"},
+    "testing": {"dialogue", "words", "ground"},  # bots/testing.py: fakes of dialogue and words for the tests; no room imports it
 }
 
 

@@ -22,16 +22,16 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bots.dialogue.actions import GENERATOR, add_action_server
+from bots.chat.rest import add_rest_channel
 from bots.chat.rules import message_problem
+from bots.chat.socket_io import add_socketio_channel
 from bots.chat.turns import ChatTurns, Refusal
+from bots.chat.webchat_page import add_webchat_page
+from bots.dialogue.actions import GENERATOR, add_action_server
 from bots.dialogue.engine import DialogueEngine
 from bots.personas import Persona
-from bots.words.replies import ReplyGenerator, ready
-from bots.chat.rest import add_rest_channel
-from bots.chat.socket_io import add_socketio_channel
-from bots.chat.webchat_page import add_webchat_page
 from bots.settings import ChatSettings
+from bots.words.replies import ReplyGenerator, ready
 
 log = logging.getLogger("murmur.chat")
 HERE = Path(__file__).parent
@@ -47,10 +47,10 @@ class EngineSlot:
 CHAT = web.AppKey("chat_settings", ChatSettings)
 CHAT_PERSONAS = web.AppKey("chat_personas", dict)
 ENGINE = web.AppKey("engine", EngineSlot)
-CHAT_SOCKETS = web.AppKey("chat_sockets", weakref.WeakSet)
+CHAT_SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("chat_sockets", weakref.WeakSet)
 TURNS = web.AppKey("turns", dict)  # the web socket's replies being worked on now, by conversation
 WS_TURNS = web.AppKey("ws_turns", ChatTurns)
-CANCELLED = web.AppKey("cancelled", deque)  # the latest turns dropped because their client left
+CANCELLED: web.AppKey[deque[str]] = web.AppKey("cancelled", deque)  # the latest turns dropped because their client left
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
@@ -151,13 +151,15 @@ def create_chat_app(settings: ChatSettings, personas: dict[str, Persona], genera
     app[CHAT] = settings
     app[CHAT_PERSONAS] = personas
     app[ENGINE] = EngineSlot()
+    cancelled: deque[str] = deque(maxlen=1000)
     app[CHAT_SOCKETS] = weakref.WeakSet()
-    app[CANCELLED] = deque(maxlen=1000)
-    app[WS_TURNS] = ChatTurns(personas, settings, lambda: app[ENGINE].engine, app[CANCELLED], "web-socket chat")
+    app[CANCELLED] = cancelled
+    app[WS_TURNS] = ChatTurns(personas, settings, lambda: app[ENGINE].engine, cancelled, "web-socket chat")
     app[TURNS] = app[WS_TURNS].in_flight
 
     async def close_sockets(app: web.Application) -> None:
-        for ws in list(app[CHAT_SOCKETS]):
+        sockets: weakref.WeakSet[web.WebSocketResponse] = app[CHAT_SOCKETS]
+        for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"chat shutting down")
 
     app.on_shutdown.append(close_sockets)

@@ -49,6 +49,7 @@ def _read(raw: bytes, max_chars: int) -> dict[str, Any] | str:
         return problem
     if not isinstance(metadata, dict):
         return "metadata: must be a JSON object"
+    assert isinstance(message, str)  # message_problem refuses anything else
     return {"sender": sender.strip(), "message": message.strip(), "metadata": metadata}
 
 

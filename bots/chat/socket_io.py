@@ -71,6 +71,7 @@ class SocketIOChannel:
             return await self._refuse(sid, problem)
         if not isinstance(custom, dict) or not isinstance(session, str):
             return await self._refuse(sid, "customData must be an object and session_id a string")
+        assert isinstance(message, str)  # message_problem refuses anything else
         try:
             persona = self.chat_turns.persona(custom.get("persona") or self.persona_of.get(sid) or "",
                                               "connect with ?persona=NAME or send customData.persona, one of")

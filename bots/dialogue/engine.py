@@ -52,6 +52,51 @@ class Turn:
         return "\n".join(self.messages)
 
 
+def _field(value: Any, path: str, kinds: tuple[type, ...], expected: str, where: str) -> Any:
+    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+        raise DialogueError(f"{where} sent {path} = {value!r:.80}, expected {expected}; is its action endpoint "
+                            "murmur's /webhook, and the Rasa project murmur's own (`murmur train`)?")
+    return value
+
+
+def parse_turn(messages: Any, where: str, sender: str, seconds: float = 0.0) -> Turn:
+    """A turn from what Rasa's REST webhook answered: read in this one place, with the field named when it is wrong.
+
+    The words are the messages' texts; the act, the bank's record and the choices come in the ``custom`` payload
+    that murmur's action server adds to every turn.
+    """
+    messages = _field(messages, "the reply", (list,), "a list of messages", where)
+    for n, message in enumerate(messages):
+        _field(message, f"message[{n}]", (dict,), "an object", where)
+        if message.get("text") is not None:
+            _field(message["text"], f"message[{n}].text", (str,), "text", where)
+    texts = tuple(m["text"] for m in messages if m.get("text"))
+    custom = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), None)
+    if custom is None:
+        raise DialogueError(f"{where} ran no murmur action for {sender}; "
+                            "is its action endpoint pointing at murmur's /webhook?")
+    act = _field(custom.get("act", "unknown"), "custom.act", (str,), "the act's name", where)
+    sources = _field(custom.get("sources") or [], "custom.sources", (list, tuple), "a list of thread ids", where)
+    for n, thread in enumerate(sources):
+        _field(thread, f"custom.sources[{n}]", (int,), "a thread id", where)
+    source = custom.get("source")
+    if source is not None:
+        _field(source, "custom.source", (dict,), "the bank's record (an object)", where)
+    reason = custom.get("reason")
+    if reason is not None:
+        _field(reason, "custom.reason", (str,), "a reason's name", where)
+    alternatives = []
+    for n, option in enumerate(_field(custom.get("alternatives") or [], "custom.alternatives", (list, tuple),
+                                      "a list of choices", where)):
+        _field(option, f"custom.alternatives[{n}]", (dict,), "an object with text and source", where)
+        text = _field(option.get("text") or "", f"custom.alternatives[{n}].text", (str,), "text", where)
+        chosen = option.get("source")
+        if chosen is not None:
+            _field(chosen, f"custom.alternatives[{n}].source", (dict,), "the bank's record (an object)", where)
+        alternatives.append((text, chosen))
+    return Turn(act, texts, tuple(sources), seconds, source, reason, tuple(alternatives))
+
+
 class DialogueEngine:
     """Turns over one Rasa server (a URL) or a pool of them; each conversation stays on its pool member."""
 
@@ -123,6 +168,7 @@ class DialogueEngine:
         metadata = {"persona": persona.name, "conversation": conversation_id, "thread_title": thread_title,
                     "thread_id": thread_id, "thread_opening": thread_opening, "one_to_one": one_to_one, "claim": claim}
         started = time.perf_counter()
+        gone = DialogueError("the Rasa pool has no server to send the turn to; start one, or set rasa.url")
         for member in self.pool.candidates(sender):  # the conversation's server; the next one if it is gone
             try:
                 messages = await self._turn_on(member, sender, stance, text, metadata)
@@ -132,11 +178,4 @@ class DialogueEngine:
                 self.pool.mark_down(member, "a turn could not reach it")
         else:
             raise gone
-        texts = tuple(m["text"] for m in messages if m.get("text"))
-        custom = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), None)
-        if custom is None:
-            raise DialogueError(f"rasa at {member.url} ran no murmur action for {sender}; "
-                                "is its action endpoint pointing at murmur's /webhook?")
-        alternatives = tuple((a.get("text") or "", a.get("source")) for a in custom.get("alternatives") or ())
-        return Turn(custom.get("act", "unknown"), texts, tuple(custom.get("sources") or ()),
-                    time.perf_counter() - started, custom.get("source"), custom.get("reason"), alternatives)
+        return parse_turn(messages, f"rasa at {member.url}", sender, time.perf_counter() - started)

@@ -20,67 +20,59 @@ idempotency key, so every bot post has it and a retried post is never doubled.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import numpy as np
 
 from bots.personas import Persona
-from bots.words.replies import ReplyGenerator
-from bots.swarm.bots import Bot, make_bots
-from bots.swarm.replay import ReplayPlan, ReplayPost, replay_chunks
-from bots.swarm.population import Population
-from bots.swarm.timing import PeopleTiming, PersonaTiming, Timing
-from bots.swarm.clock import Clock, SimulatedClock, WallClock
-from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
-from bots.swarm.policy import JoinPolicy, draw
-from bots.swarm.progress import Progress, Tally, summary_table
-from bots.swarm.runlog import RunLog
-from conversations.client import ForumClient, ForumClientError, ForumUnavailable
-from conversations.models import format_time, parse_time
-from index.documents import MAX_REPLIES, thread_vectors
-from index.embedder import Embedder
-from bots.swarm.hooks import SwarmHooks
-from index.matching import Matcher
-from index.threads import ThreadIndex
 from bots.settings import SwarmSettings
+from bots.swarm.bots import Bot, make_bots
+from bots.swarm.clock import Clock, SimulatedClock, WallClock
+from bots.swarm.errors import SwarmError
+from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
+from bots.swarm.hooks import SwarmHooks
+from bots.swarm.patient_forum import FORUM_WAIT_S, PatientForum
+from bots.swarm.pending import Option, PendingPost, Written
+from bots.swarm.policy import JoinPolicy, draw
+from bots.swarm.population import Budget
+from bots.swarm.progress import Progress, Tally, summary_table
+from bots.swarm.replay import ReplayPost, replay_chunks
+from bots.swarm.runlog import RunLog
+from bots.swarm.spec import Dialogue, RunSpec, SwarmParts
+from bots.swarm.timing import PersonaTiming, Timing
+from conversations.client import ForumClient, ForumClientError
+from conversations.models import format_time, parse_time
 from core.errors import MurmurError
+from index.documents import MAX_REPLIES, thread_vectors
+
+__all__ = ["Dialogue", "FORUM_WAIT_S", "RunSpec", "Swarm", "SwarmError", "SwarmParts", "SwarmResult"]
 
 log = logging.getLogger("murmur.swarm")
-T = TypeVar("T")
 
-FORUM_WAIT_S = 600.0        # how long a forum may be gone before the run gives up
 TURN_RETRIES = 1            # a failed turn (Rasa, generator) is tried again once, then skipped
 WALL_STEP = timedelta(seconds=1)
 
 
-class SwarmError(MurmurError):
-    """A swarm run cannot go on (e.g. the forum stayed away too long)."""
-
-
-class Dialogue(Protocol):
-    """What the swarm needs of bots.dialogue.engine.DialogueEngine."""
-
-    async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
-                      thread_id: int | None = None, thread_opening: str | None = None, claim: bool = True,
-                      session: str = "") -> Any: ...
-
-
 @dataclass(order=True)
 class _Due:
+    """One entry of the run's queue: a bot's search, a bot's post, or a person's replayed post."""
+
     at: datetime
     order: int
     kind: str = field(compare=False)  # "scan", "post" (a bot's) or "replay" (a person's, from the replayed corpus)
     bot: Bot | None = field(compare=False)
-    data: dict[str, Any] = field(compare=False, default_factory=dict)
+    post: PendingPost | None = field(compare=False, default=None)  # kind "post"
+    replayed: ReplayPost | None = field(compare=False, default=None)  # kind "replay"
 
 
 @dataclass
@@ -106,7 +98,7 @@ class SwarmResult:
     bots: int
     tally: Tally
     wall_seconds: float
-    seconds_in: Counter[str]  # rasa, embedding, matching, forum
+    seconds_in: dict[str, float]  # rasa, embedding, matching, forum
 
     def summary(self) -> str:
         t = self.tally
@@ -131,40 +123,41 @@ class SwarmResult:
 
 
 class Swarm:
+    """One run of persona bots on a forum: ``parts`` do the work, ``spec`` says which run this is."""
+
     def __init__(self, admin: ForumClient, personas: list[Persona], threads: dict[int, ThreadState], latest_seq: int,
-                 *, dialogue: Dialogue, generator: ReplyGenerator, embedder: Embedder, index: ThreadIndex,
-                 matcher: Matcher, settings: SwarmSettings, seed: int, run_id: str, log_path: Path,
-                 bots: int | None = None, hours: float | None = None, clock: str | None = None, progress: bool = True,
-                 hooks: SwarmHooks | None = None, replay: ReplayPlan | None = None,
-                 people: PeopleTiming | None = None, population: Population | None = None) -> None:
+                 *, parts: SwarmParts, spec: RunSpec, settings: SwarmSettings, progress: bool = True,
+                 hooks: SwarmHooks | None = None) -> None:
         self.admin = admin
+        self.forum = PatientForum()
         self.settings = settings
-        self.seed = seed
-        self.run_id = run_id
+        self.seed = spec.seed
+        self.run_id = spec.run_id
         self.threads = threads
         self.latest_seq = latest_seq
-        self.dialogue = dialogue
-        self.generator = generator
-        self.embedder = embedder
-        self.index = index
-        self.matcher = matcher  # over ``index``: the swarm upserts the threads it sees there, the matcher reads them
+        self.dialogue = parts.dialogue
+        self.generator = parts.generator
+        self.embedder = parts.embedder
+        self.index = parts.index
+        self.matcher = parts.matcher
         self.personas = {p.name: p for p in personas}
-        self.replay = replay
-        self.people = people
-        self.population = population
-        self.bots = make_bots(personas, settings.bots if bots is None else bots, self._timing_for, self._accounts())
+        self.replay = spec.replay
+        self.people = spec.people
+        self.population = spec.population
+        self.bots = make_bots(personas, settings.bots if spec.bots is None else spec.bots, self._timing_for,
+                              self._accounts())
         self.bots_of: dict[str, list[Bot]] = defaultdict(list)
         for bot in self.bots:
             self.bots_of[bot.persona.name].append(bot)
-        self.hours = settings.hours if hours is None else hours
-        self.clock_kind = clock or settings.clock
-        self.policy = JoinPolicy(settings, seed, {b.name: b.persona.name for b in self.bots})
-        self.log = RunLog(log_path)
-        self.log_path = Path(log_path)
+        self.hours = settings.hours if spec.hours is None else spec.hours
+        self.clock_kind = spec.clock or settings.clock
+        self.policy = JoinPolicy(settings, self.seed, {b.name: b.persona.name for b in self.bots})
+        self.log = RunLog(spec.log_path)
+        self.log_path = Path(spec.log_path)
         self.progress_enabled = progress
         self.hooks = hooks or SwarmHooks()
         self.tally = Tally()
-        self.seconds_in: Counter[str] = Counter()
+        self.seconds_in: defaultdict[str, float] = defaultdict(float)
         self.bot_accounts: dict[int, str] = {}  # account id -> bot name
         self.known_posts: set[int] = set()  # posts the swarm made or replayed itself: their events are echoes
         self.session = f"{time.time_ns():x}"  # Rasa's memory of this process's conversations only
@@ -191,7 +184,7 @@ class Swarm:
                        **({"openings": {b.name: b.openings for b in self.bots}}
                           if any(b.openings is not None for b in self.bots) else {}), **replay)
         for post in self.replay.posts if self.replay else ():
-            self._schedule(post.at, "replay", None, post=post)
+            self._schedule(post.at, "replay", None, replayed=post)
         for bot in self.bots:
             offset = draw(self.seed, "first-scan", bot.name).random() * self.settings.scan_every_minutes
             self._schedule(start + timedelta(minutes=offset), "scan", bot)
@@ -223,6 +216,7 @@ class Swarm:
                            skipped=dict(sorted(self.tally.skipped.items())), threads_started=self.tally.threads_started,
                            threads_joined=len(self.tally.threads_joined), failures=self.tally.failures)
             self.log.close()
+        self.seconds_in["forum"] = self.forum.seconds
         if self.hooks.finished is not None:
             self.hooks.finished(self)
         return SwarmResult(self.run_id, self.seed, self.log_path, start, end, len(self.bots), self.tally,
@@ -244,19 +238,21 @@ class Swarm:
                      default=datetime(2026, 1, 1, tzinfo=timezone.utc))
         return (latest + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 
-    def _schedule(self, at: datetime, kind: str, bot: Bot | None, **data: Any) -> None:
-        heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, data))
+    def _schedule(self, at: datetime, kind: str, bot: Bot | None, *, post: PendingPost | None = None,
+                  replayed: ReplayPost | None = None) -> None:
+        heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, post, replayed))
 
-    def _accounts(self):
+    def _accounts(self) -> Callable[[int], tuple[str, Budget]] | None:
         """With ``swarm.population: people``, each bot's handle and posts over the run, drawn from the people."""
         if self.settings.population != "people":
             return None
-        if self.population is None:
+        population = self.population
+        if population is None:
             raise SwarmError("swarm.population: people needs the forum's people to draw accounts from; "
                              "replay or import a corpus, or use population: persona")
         used: set[str] = set()
-        return lambda i: (self.population.handle(draw(self.seed, "handle", i), used),
-                          self.population.budget(draw(self.seed, "budget", i)))
+        return lambda i: (population.handle(draw(self.seed, "handle", i), used),
+                          population.budget(draw(self.seed, "budget", i)))
 
     def _timing_for(self, name: str, persona: Persona) -> Timing:
         """The bot's behaviour: its persona's schedule, or drawn from the forum's people (swarm.behaviour: fitted)."""
@@ -265,7 +261,8 @@ class Swarm:
                 raise SwarmError("swarm.behaviour: fitted needs a forum with people to fit (at least 5 who posted twice "
                                  "and replied); replay a corpus or use behaviour: persona")
             return self.people.draw(draw(self.seed, "timing", name))
-        return PersonaTiming(persona, tuple(self.settings.reply_delay_minutes))
+        low, median = self.settings.reply_delay_minutes
+        return PersonaTiming(persona, (low, median))
 
     async def _account(self, bot: Bot, first_post: datetime) -> None:
         """The bot's account, made just before its first post and dated in forum time: never after its own posts."""
@@ -277,7 +274,7 @@ class Swarm:
             else:
                 age = self.people.account_age(draw(self.seed, "account-age", bot.name)) if self.people else 0.0
             created = format_time(first_post - timedelta(seconds=age))
-        data = await self._forum(lambda: self.admin.create_bot_account(
+        data = await self.forum(lambda: self.admin.create_bot_account(
             bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
             display_name=bot.name if self.population is not None else bot.persona.shown_name, created_at=created))
         bot.account_id, bot.token = data["account"]["id"], data["token"]
@@ -297,16 +294,16 @@ class Swarm:
                 batch = [due]
                 while self._queue and self._queue[0].kind == "replay" and self._queue[0].at < step_end:
                     batch.append(heapq.heappop(self._queue))  # people's posts due one after another: one request
-                jobs += await self._replayed([d.data["post"] for d in batch])
-            else:
-                jobs += self._scan(due)
+                jobs += await self._replayed([d.replayed for d in batch if d.replayed is not None])
+            elif due.bot is not None:
+                jobs += self._scan(due.bot, due.at)
         return jobs
 
     async def _replayed(self, posts: list[ReplayPost]) -> list[_Job]:
         """People's posts enter the forum now, at their own times; the swarm sees them as the forum does."""
         events = []
         for chunk in replay_chunks(posts):
-            answer = await self._forum(lambda chunk=chunk: self.admin.replay(chunk))
+            answer = await self.forum(functools.partial(self.admin.replay, chunk))
             events += answer["events"]
             self.tally.replayed += answer["posts_added"]
             held = answer["posts_skipped"] - self._openings(chunk)
@@ -334,8 +331,7 @@ class Swarm:
         """Opening posts sent along with a reply (so it keeps its parent) that the forum holds already, as it should."""
         return sum(len(record["posts"]) - 1 for record in chunk)
 
-    def _scan(self, due: _Due) -> list[_Job]:
-        bot, now = due.bot, due.at
+    def _scan(self, bot: Bot, now: datetime) -> list[_Job]:
         rng = draw(self.seed, "scan", bot.name, now.isoformat())
         self._schedule(now + timedelta(minutes=self.settings.scan_every_minutes * rng.uniform(0.75, 1.25)), "scan", bot)
         if rng.random() < self.settings.new_thread_share and bot.may_open():  # an account of askers' share opens
@@ -397,53 +393,56 @@ class Swarm:
 
     async def _commit(self, due: _Due) -> list[_Job]:
         """Post a written reply (or open a thread), with its provenance recorded first."""
-        bot, now, data = due.bot, due.at, due.data
-        assert bot is not None
-        thread: ThreadState | None = data.get("thread")
+        bot, now, pending = due.bot, due.at, due.post
+        assert bot is not None and pending is not None
+        written, thread = pending.written, pending.thread
         if not bot.account_id:
             await self._account(bot, now)
         bot.posts_made += 1
         key = f"{self.run_id}:{bot.name}:{bot.posts_made}"
         account = self.admin.with_token(bot.token)
         at = format_time(now) if self.clock.simulated else None
-        extra = {"bot": bot.name, "interest": data["interest"]} | ({"thread_id": thread.id} if thread else {})
-        if data.get("source"):
-            extra["source"] = data["source"]  # the bank's record of the words: ground truth, never public
+        extra: dict[str, Any] = {"bot": bot.name, "interest": pending.interest}
+        if thread:
+            extra["thread_id"] = thread.id
+        if written.source:
+            extra["source"] = written.source  # the bank's record of the words: ground truth, never public
         try:
-            await self._forum(lambda: self.admin.record_provenance(
-                persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=data["act"],
-                score=round(data["score"], 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
+            await self.forum(lambda: self.admin.record_provenance(
+                persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=written.act,
+                score=round(pending.score, 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
             if thread is None:
-                made = await self._forum(lambda: account.create_thread(data["title"], data["text"], list(data["tags"]),
-                                                                      idempotency_key=key, at=at))
+                made = await self.forum(lambda: account.create_thread(written.title or "", written.text,
+                                                                     list(written.tags), idempotency_key=key, at=at))
                 post = made["post"]
                 thread = ThreadState(made["thread"]["id"], made["thread"]["title"])
                 self.threads[thread.id] = thread
                 self.tally.threads_started += 1
                 bot.opened += 1
             else:
-                post = await self._forum(lambda: account.reply(thread.id, data["text"], data.get("parent_id"),
-                                                               idempotency_key=key, at=at))
+                replied = thread
+                post = await self.forum(lambda: account.reply(replied.id, written.text, written.parent_id,
+                                                              idempotency_key=key, at=at))
         except ForumClientError as exc:  # refused (e.g. 429, a thread gone): this post is skipped, the run goes on
             self._release(bot, thread)
             self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")
             return []
         self._release(bot, thread)
-        self.generator.observe([data["text"]])  # a bank text that shares a run with a bot's post is used up too
-        thread.posts.append(SeenPost(post["id"], bot.account_id, data["text"], post["created_at"], post.get("parent_id")))
+        self.generator.observe([written.text])  # a bank text that shares a run with a bot's post is used up too
+        thread.posts.append(SeenPost(post["id"], bot.account_id, written.text, post["created_at"], post.get("parent_id")))
         self.known_posts.add(post["id"])
         bot.count_post(now, thread.id)
         self.tally.posts += 1
         self.tally.active_bots.add(bot.name)
         self.tally.threads_joined.add(thread.id)
-        if data["act"] != "open":
-            self.tally.join_scores.append(data["score"])
-        origin = {"source": data["source"]} if data.get("source") else {}
-        if data.get("sources"):
-            origin["sources"] = data["sources"]  # forum threads the words were taken from (splice)
+        if written.act != "open":
+            self.tally.join_scores.append(pending.score)
+        origin: dict[str, Any] = {"source": written.source} if written.source else {}
+        if written.sources:
+            origin["sources"] = list(written.sources)  # forum threads the words were taken from (splice)
         self.log.write("post", t=format_time(now), bot=bot.name, persona=bot.persona.name, thread=thread.id,
-                       post_id=post["id"], parent_id=post.get("parent_id"), act=data["act"], key=key,
-                       score=round(data["score"], 4), chars=len(data["text"]), **origin)
+                       post_id=post["id"], parent_id=post.get("parent_id"), act=written.act, key=key,
+                       score=round(pending.score, 4), chars=len(written.text), **origin)
         await self._reindex(thread)
         return self._react(thread, now, "post")
 
@@ -459,7 +458,7 @@ class Swarm:
         for job, outcome in zip(jobs, outcomes):  # in decision order: the run does not depend on which finished first
             self._after_turn(job, outcome)
 
-    async def _turn(self, job: _Job) -> dict[str, Any] | Exception:
+    async def _turn(self, job: _Job) -> Written | Exception:
         """One bot's turn; a failure of any kind is that bot's, returned to be logged, never the swarm's end."""
         for attempt in range(TURN_RETRIES + 1):
             try:
@@ -473,37 +472,35 @@ class Swarm:
                 return RuntimeError(f"{type(exc).__name__}: {exc}")
         raise AssertionError("unreachable")
 
-    async def _reply(self, job: _Job) -> dict[str, Any]:
+    async def _reply(self, job: _Job) -> Written:
         bot, thread = job.bot, job.thread
         assert thread is not None
         target = thread.last_human_or_other(bot.account_id)
         if target is None:
-            return {"act": "stay_silent", "text": ""}
+            return Written("stay_silent", "")
         started = time.perf_counter()
         opening = thread.posts[0].body if thread.posts else None
         turn = await self.dialogue.respond(bot.persona, f"{self.run_id}:{bot.name}:{thread.id}", target.body,
                                            thread_title=thread.title, thread_id=thread.id, thread_opening=opening,
                                            claim=False, session=self.session)
         self.seconds_in["rasa"] += time.perf_counter() - started
-        options = [{"text": text.strip(), "source": source} for text, source in getattr(turn, "alternatives", ())]
-        return {"act": turn.act, "text": turn.text.strip(), "parent_id": target.id, "options": options,
-                "source": getattr(turn, "source", None), "reason": getattr(turn, "reason", None),
-                "sources": list(getattr(turn, "sources", ()))}
+        options = tuple(Option(text.strip(), source) for text, source in turn.alternatives)
+        return Written(turn.act, turn.text.strip(), parent_id=target.id, options=options, source=turn.source,
+                       reason=turn.reason, sources=tuple(turn.sources))
 
-    async def _open(self, job: _Job) -> dict[str, Any]:
+    async def _open(self, job: _Job) -> Written:
         bot = job.bot
         started = time.perf_counter()
         opening = await self.generator.open_thread(bot.persona, job.interest,
                                                    f"{self.run_id}:{bot.name}:open:{job.at.isoformat()}")
         self.seconds_in["generation"] += time.perf_counter() - started
         if opening is None:
-            return {"act": "open", "text": "", "reason": "nothing_relevant_to_say"}
-        options = [{"text": o.body.strip(), "title": o.title, "tags": list(o.tags), "source": o.source}
-                   for o in opening.alternatives]
-        return {"act": "open", "text": opening.body.strip(), "title": opening.title, "tags": list(opening.tags),
-                "source": opening.source, "options": options}
+            return Written("open", "", reason="nothing_relevant_to_say")
+        options = tuple(Option(o.body.strip(), o.source, o.title, tuple(o.tags)) for o in opening.alternatives)
+        return Written("open", opening.body.strip(), title=opening.title, tags=tuple(opening.tags),
+                       source=opening.source, options=options)
 
-    def _after_turn(self, job: _Job, outcome: dict[str, Any] | Exception) -> None:
+    def _after_turn(self, job: _Job, outcome: Written | Exception) -> None:
         bot, thread = job.bot, job.thread
         thread_id = thread.id if thread else None
         if isinstance(outcome, Exception):
@@ -512,12 +509,12 @@ class Swarm:
             return
         self.tally.turns += 1
         outcome = self._claimed(outcome)
-        reason = {"reason": outcome["reason"]} if not outcome["text"] and outcome.get("reason") else {}
-        self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome["act"], **reason)
-        if not outcome["text"]:
+        reason = {"reason": outcome.reason} if not outcome.text and outcome.reason else {}
+        self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome.act, **reason)
+        if not outcome.text:
             self.tally.silent += 1
-            if outcome.get("reason"):
-                self.tally.skipped[outcome["reason"]] += 1
+            if outcome.reason:
+                self.tally.skipped[outcome.reason] += 1
             self._release(bot, thread)
             return
         rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
@@ -529,27 +526,26 @@ class Swarm:
             self._release(bot, thread)
             return
         bot.busy_until = post_at
-        self._schedule(post_at, "post", bot, thread=thread, score=job.score, interest=job.reason or job.interest,
-                       **outcome)
+        self._schedule(post_at, "post", bot,
+                       post=PendingPost(outcome, thread, job.score, job.reason or job.interest))
 
     @staticmethod
-    def _waited(thread: ThreadState | None, outcome: dict[str, Any], now: datetime) -> float:
+    def _waited(thread: ThreadState | None, outcome: Written, now: datetime) -> float:
         """Minutes the post being answered has waited by ``now`` (0 for a new thread)."""
-        parent = outcome.get("parent_id")
+        parent = outcome.parent_id
         answered = next((p for p in thread.posts if p.id == parent), None) if thread and parent else None
         if answered is None or not answered.created_at:
             return 0.0
         return max(0.0, (now - parse_time(answered.created_at)).total_seconds() / 60)
 
-    def _claimed(self, outcome: dict[str, Any]) -> dict[str, Any]:
+    def _claimed(self, outcome: Written) -> Written:
         """The first of a turn's offered replies still free, claimed in decision order so runs stay reproducible."""
-        options = outcome.pop("options", None)
-        if not options or not outcome["text"]:
+        if not outcome.options or not outcome.text:
             return outcome
-        chosen = self.generator.claim([_Option(o) for o in options])
+        chosen = self.generator.claim(outcome.options)
         if chosen is None:
-            return {**outcome, "text": "", "reason": "reply_taken"}
-        return {**outcome, **chosen.fields}
+            return outcome.silent("reply_taken")
+        return outcome.taking(chosen)
 
     @staticmethod
     def _release(bot: Bot, thread: ThreadState | None) -> None:
@@ -597,7 +593,7 @@ class Swarm:
         jobs: list[_Job] = []
         for thread_id in changed:
             try:
-                state = thread_from_api(await self._forum(lambda thread_id=thread_id: self.admin.get_thread(thread_id)))
+                state = thread_from_api(await self.forum(functools.partial(self.admin.get_thread, thread_id)))
             except ForumClientError as exc:
                 log.warning("thread %s could not be read (%s)", thread_id, exc)
                 continue
@@ -607,39 +603,3 @@ class Swarm:
             await self._reindex(state)
             jobs += self._react(state, now, "event")
         return jobs
-
-    async def _forum(self, call: Callable[[], Awaitable[T]]) -> T:
-        """A forum call that waits out a forum gone away (and retries its server errors) for up to FORUM_WAIT_S."""
-        waited, delay = 0.0, 0.25
-        while True:
-            started = time.perf_counter()
-            try:
-                result = await call()
-                self.seconds_in["forum"] += time.perf_counter() - started
-                return result
-            except ForumUnavailable as exc:
-                problem = str(exc)
-            except ForumClientError as exc:
-                if exc.status < 500:
-                    raise
-                problem = str(exc)
-            except asyncio.TimeoutError:
-                problem = "the forum did not answer in time"
-            if waited >= FORUM_WAIT_S:
-                raise SwarmError(f"{problem}; gave up after {FORUM_WAIT_S:.0f} s. Start the forum again and rerun "
-                                 f"with the same --run-id: posts already made are not repeated")
-            log.info("%s; waiting %.1f s", problem, delay)
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-
-
-@dataclass(frozen=True)
-class _Option:
-    """One offered reply or opening, in the shape ``ReplyGenerator.claim`` reads (its ``source``)."""
-
-    fields: dict[str, Any]
-
-    @property
-    def source(self) -> dict[str, Any] | None:
-        return self.fields.get("source")

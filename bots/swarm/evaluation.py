@@ -14,11 +14,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bots.personas import Persona
+from bots.settings import SwarmSettings
 from bots.swarm.bots import active_at
 from bots.swarm.runlog import read_log
 from conversations.models import parse_time
 from conversations.snapshot import ForumSnapshot, PostByAccount
-from bots.settings import SwarmSettings
 
 
 @dataclass
@@ -97,7 +97,8 @@ def limit_violations(db: Path, personas: dict[str, Persona], settings: SwarmSett
     for post in posts_in_order:
         by_thread[post.thread_id].append(post)
         if post.synthetic:
-            by_bot[post.handle].append(BotPost(post.thread_id, post.handle, post.persona, parse_time(post.created_at)))
+            by_bot[post.handle].append(BotPost(post.thread_id, post.handle, post.persona or "",
+                                               parse_time(post.created_at)))
     for thread_id, posts in by_thread.items():
         bots = {p.handle for p in posts if p.synthetic}
         if len(bots) > settings.max_bots_per_thread:
@@ -108,22 +109,22 @@ def limit_violations(db: Path, personas: dict[str, Persona], settings: SwarmSett
             longest = max(longest, run)
         if longest > settings.max_consecutive_bot_posts:
             problems.append(f"thread {thread_id}: {longest} bot posts in a row > {settings.max_consecutive_bot_posts}")
-    for handle, posts in by_bot.items():
-        persona = personas.get(posts[0].persona)
+    for handle, bot_posts in by_bot.items():
+        persona = personas.get(bot_posts[0].persona or "")
         if persona is None:
             continue
         zone = ZoneInfo(persona.schedule.timezone)
-        days = Counter(p.at.astimezone(zone).date() for p in posts)
+        days = Counter(p.at.astimezone(zone).date() for p in bot_posts)
         if max(days.values()) > persona.schedule.posts_per_day:
             problems.append(f"{handle}: {max(days.values())} posts in a day > posts_per_day {persona.schedule.posts_per_day}")
-        per_thread = Counter(p.thread_id for p in posts)
+        per_thread = Counter(p.thread_id for p in bot_posts)
         if max(per_thread.values()) > persona.limits.max_posts_per_thread:
             problems.append(f"{handle}: {max(per_thread.values())} posts in one thread > {persona.limits.max_posts_per_thread}")
-        times = sorted(p.at for p in posts)
+        times = sorted(p.at for p in bot_posts)
         gaps = [(b - a).total_seconds() / 60 for a, b in zip(times, times[1:])]
         if gaps and min(gaps) < persona.limits.min_minutes_between_posts:
             problems.append(f"{handle}: posts {min(gaps):.1f} min apart < {persona.limits.min_minutes_between_posts}")
-        asleep = [p.at for p in posts if not active_at(persona, p.at)]
+        asleep = [p.at for p in bot_posts if not active_at(persona, p.at)]
         if asleep:
             start, end = persona.schedule.active_hours
             problems.append(f"{handle}: {len(asleep)} posts outside active hours {start}-{end}")

@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from bots.settings import SwarmSettings
 from bots.swarm.bots import Bot
 from bots.swarm.forum_view import ThreadState
-from bots.settings import SwarmSettings
 from conversations.models import parse_time
 
 REASONS = ("joined", "below_threshold", "busy", "asleep", "run_budget", "reply_budget", "open_budget", "daily_budget",

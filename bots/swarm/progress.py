@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -49,6 +50,6 @@ class Progress:
         self.bar.close()
 
 
-def summary_table(rows: list[tuple[str, object]]) -> str:
+def summary_table(rows: Sequence[tuple[str, object]]) -> str:
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label.ljust(width)}  {value}" for label, value in rows)

@@ -23,14 +23,14 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from bots.dialogue.actions import add_action_server
 from bots.dialogue.engine import DialogueEngine, DialogueError, StanceReader, Turn
-from bots.personas import Persona
 from bots.dialogue.pool import RasaPool, ranking
+from bots.personas import Persona
 from bots.words.replies import ReplyGenerator
 
 log = logging.getLogger("murmur.swarm")
@@ -86,7 +86,8 @@ class TurnWorker:
         self.base = base = await asyncio.to_thread(self._build)
         self._app = web.Application()
         self._current = CurrentGenerator()
-        add_action_server(self._app, base.personas, self._current)  # the generator comes with each run (prepare)
+        # the generator comes with each run (prepare); the action server only ever calls its write()
+        add_action_server(self._app, base.personas, cast(ReplyGenerator, self._current))
         self._runner = web.AppRunner(self._app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()

@@ -217,7 +217,9 @@ def _records(thread: ImportedThread) -> list[dict[str, Any]]:
     if len(json.dumps(record)) <= CHUNK_BYTES or len(thread.posts) < 3:
         return [record]
     opening, *rest = record["posts"]
-    out, current, size = [], [], len(json.dumps(opening))
+    out: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    size = len(json.dumps(opening))
     for post in rest:
         length = len(json.dumps(post))
         if current and size + length > CHUNK_BYTES:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from bots.personas import Persona
 from conversations.models import parse_time
 
 MAX_DELAY_MINUTES = 6 * 60  # the persona schedule's longest delay
@@ -56,7 +57,7 @@ class Timing(Protocol):
 class PersonaTiming:
     """The persona's schedule, in its own time zone, and the swarm's log-normal reply delay."""
 
-    persona: object  # bots.personas.Persona
+    persona: Persona
     delay_minutes: tuple[float, float]  # minimum and median (swarm.reply_delay_minutes)
 
     def awake(self, moment: datetime) -> bool:
@@ -111,7 +112,9 @@ class PeopleTiming:
                 delays.append((moment - parse_time(parent_created)).total_seconds() / 60)
             if account_created:
                 since[author] = parse_time(account_created)
-        rates, gaps, ages = [], [], []
+        rates: list[float] = []
+        gaps: list[float] = []
+        ages: list[float] = []
         for author, times in by_author.items():
             times.sort()
             if author in since:
@@ -189,7 +192,7 @@ class FittedTiming:
         if not waited:
             return False
         sooner = np.count_nonzero(self.delays >= age + self._looks_every(every_minutes))
-        return rng.random() < (waited - sooner) / waited
+        return bool(rng.random() < (waited - sooner) / waited)
 
     def _looks_every(self, every_minutes: float) -> float:
         """How often the bot really looks: its scans come every ``every_minutes`` but only in the hours it is around."""

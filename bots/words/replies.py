@@ -16,7 +16,7 @@ its own, reproducible order (``claim``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -106,7 +106,7 @@ class ReplyGenerator(Protocol):
         """What is taken, by kind: a copy of the generator in another process adopts it to write the same."""
         ...
 
-    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+    def adopt(self, claimed: Mapping[str, Sequence[int]]) -> None:
         """Take as used what another copy of this generator (a swarm's coordinator) holds as taken."""
         ...
 
@@ -123,7 +123,7 @@ class FirstChoice:
     def claimed(self) -> dict[str, set[int]]:
         return {}
 
-    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+    def adopt(self, claimed: Mapping[str, Sequence[int]]) -> None:
         return None
 
 

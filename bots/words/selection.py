@@ -24,7 +24,7 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -170,7 +170,7 @@ class BankGenerator:
         with self._lock:
             return {"reply": set(self.bank.used), "question": set(self.bank.used_questions), "cited": set(self.bank.cited)}
 
-    def adopt(self, claimed: dict[str, Sequence[int]]) -> None:
+    def adopt(self, claimed: Mapping[str, Sequence[int]]) -> None:
         with self._lock:
             self.bank.used.update(claimed.get("reply", ()))
             self.bank.used_questions.update(claimed.get("question", ()))

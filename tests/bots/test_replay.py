@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bots.personas import CORPUS_PERSONAS
+from bots.personas import CORPUS_PERSONAS, load_personas
 from bots.swarm.replay import ReplayError, read_replay
 from bots.swarm.runlog import read_log
 from bots.swarm.timing import PeopleTiming
@@ -18,6 +18,7 @@ from conversations.models import parse_time
 from detection.export import export_forum
 from murmur.config import parse_settings
 from murmur.assembly import run_swarm
+from tests.bots.fake_swarm import fake_swarm_run
 from tests.conftest import ADMIN_TOKEN, CORPUS_SPLIT, read_corpus_sample, start_forum, stop_forum
 
 SESSION = pytest.mark.asyncio(loop_scope="session")
@@ -108,14 +109,13 @@ def _replay_file(tmp_path: Path) -> Path:
     return _write(tmp_path / "replay.jsonl", rows)
 
 
-async def _replay_run(folder: Path, rasa_url: str, embedder, forward_actions, replay: Path, behaviour: str = "persona"):
-    settings = parse_settings({"seed": 5, "rasa": {"url": rasa_url}, "swarm": {"log_dir": str(folder / "runs"),
-                                                                                 "behaviour": behaviour}})
+async def _replay_run(folder: Path, rasa_url: str, embedder, forward_actions, replay: Path):
+    settings = parse_settings({"seed": 5, "rasa": {"url": rasa_url}, "swarm": {"log_dir": str(folder / "runs")}})
     plan = read_replay([replay], align_sites=True, hours=30)
     forum = await start_forum(folder, settings)
     try:
         result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, bots=12,
-                                 personas_dir=CORPUS_PERSONAS, run_id=f"replay-{behaviour}", progress=False,
+                                 personas_dir=CORPUS_PERSONAS, run_id="replay-persona", progress=False,
                                  echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, replay=plan)
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{forum.url}/api/threads?limit=100") as response:
@@ -169,14 +169,22 @@ async def test_a_replay_swarm_lives_on_the_people_timeline_and_sees_no_future(tm
     assert listed
 
 
-@SESSION
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-async def test_no_bot_timestamp_is_later_than_the_clock_or_earlier_than_its_account(tmp_path, rasa_server,
-                                                                                     forward_actions, embedder):
+async def test_no_bot_timestamp_is_later_than_the_clock_or_earlier_than_its_account(tmp_path, embedder):
+    """Fitted behaviour on the replayed timeline, with the fake dialogue and words (the clock is what is tested)."""
     replay = _replay_file(tmp_path)
-    plan, result, db, listed = await _replay_run(tmp_path / "b", rasa_server.url, embedder, forward_actions, replay,
-                                                 behaviour="fitted")
+    folder = tmp_path / "b"
+    settings = parse_settings({"seed": 5, "swarm": {"log_dir": str(folder / "runs"), "behaviour": "fitted"}})
+    plan = read_replay([replay], align_sites=True, hours=30)
+    forum = await start_forum(folder, settings)
+    try:
+        result = await fake_swarm_run(settings, forum.url, embedder, "replay-fitted", load_personas(CORPUS_PERSONAS),
+                                      replay=plan, bots=12)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{forum.url}/api/threads?limit=100") as response:
+                listed = (await response.json())["threads"]
+    finally:
+        await stop_forum(forum)
+    db = forum.db
     assert result.tally.posts >= 5
     end = result.end + timedelta(hours=7)  # a reply written before the end may post up to its delay later
     with sqlite3.connect(db) as conn:
