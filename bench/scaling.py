@@ -40,6 +40,7 @@ from bench.procs import group_usage, pin_group, pin_process, process_cpu_seconds
 from bots.swarm.hooks import SwarmHooks  # noqa: E402
 from conversations.importers import SEED_THREADS  # noqa: E402
 from murmur.assembly import run_swarm, train_shared_model, turn_workers_for  # noqa: E402
+from murmur.swarm_job import ForumAccess, RayTurns, SwarmJob  # noqa: E402
 from murmur.config import Settings, parse_settings  # noqa: E402
 from murmur.loading import import_path  # noqa: E402
 
@@ -159,9 +160,9 @@ async def measured_run(row: Row, settings: Settings, template: Path, tmp: Path, 
                            "worker (each)": max((group_usage(p)[1] for p in parts.get("worker", [])), default=0.0)}
 
         start: dict[str, float] = {}
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, seed=SEED,
-                                 run_id=f"scaling-{folder.name}", progress=True, echo=lambda _: None,
-                                 workers=workers, hooks=SwarmHooks(ready=ready, finished=finished))
+        result = await run_swarm(settings, ForumAccess(forum.url, ADMIN_TOKEN), SwarmJob(f"scaling-{folder.name}", SEED),
+                                 progress=True, echo=lambda _: None, ray=RayTurns(workers=workers),
+                                 hooks=SwarmHooks(ready=ready, finished=finished))
         row.seconds = result.wall_seconds
         row.turns, row.decisions, row.posts = result.tally.turns, result.tally.decisions, result.tally.posts
         print(f"{row.label}: {row.turns} turns, {row.posts} posts in {row.seconds:.1f} s", flush=True)

@@ -39,6 +39,7 @@ from index.cache import text_key  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from index.shipped import ShippedVectors, corpus_texts, pack_name, write_pack  # noqa: E402
 from murmur.assembly import run_swarm  # noqa: E402
+from murmur.swarm_job import ForumAccess, SwarmJob  # noqa: E402
 from murmur.config import load_settings, parse_settings  # noqa: E402
 from murmur.realism import corpus_forum  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
@@ -96,8 +97,9 @@ async def swarm_run(name: str, embedder: Embedder, template: Path, folder: Path,
     runner, port = await start_site(create_app(run_settings.forum, db=db, admin_token=ADMIN_TOKEN), "127.0.0.1", 0)
     began = time.perf_counter()
     try:
-        result = await run_swarm(run_settings, forum_url=f"http://127.0.0.1:{port}", admin_token=ADMIN_TOKEN,
-                                 bots=args.bots, personas_dir=CORPUS_PERSONAS, hours=args.hours, run_id="bench-shipped",
+        result = await run_swarm(run_settings, ForumAccess(f"http://127.0.0.1:{port}", ADMIN_TOKEN),
+                                 SwarmJob("bench-shipped", bots=args.bots, personas_dir=CORPUS_PERSONAS,
+                                          hours=args.hours),
                                  progress=False, echo=lambda line: None, embedder=embedder)
     finally:
         await runner.cleanup()

@@ -76,6 +76,7 @@ from bots.swarm.replay import read_replay  # noqa: E402
 from murmur.forwarding import ActionForwarder  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
 from murmur.assembly import run_swarm  # noqa: E402
+from murmur.swarm_job import ForumAccess, SwarmJob  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_FILES = (CORPUS_THREADS, CORPUS_DISTRACTORS)
@@ -556,10 +557,10 @@ async def one_run(*, template: Path, cache: Path, tmp: Path, settings: Settings,
         start = cpu_clock(rasa_pgid)
         began = time.perf_counter()
         model_before = (embedder.stats.model_seconds, embedder.stats.encoded)
-        result = await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, bots=bots, hours=hours,
-                                 personas_dir=PERSONAS, seed=SEED, run_id=run_id, progress=True,
+        result = await run_swarm(settings, ForumAccess(url, ADMIN_TOKEN),
+                                 SwarmJob(run_id, SEED, bots, PERSONAS, hours, replay=replay), progress=True,
                                  echo=lambda _: None, embedder=embedder, on_action_url=forwarder.point_at,
-                                 replay=replay, hooks=bench_hooks(naive, probe))
+                                 hooks=bench_hooks(naive, probe))
         model_time(embedder, probe, model_before)
         total = time.perf_counter() - began
         end = cpu_clock(rasa_pgid)

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bots.dialogue.engine import Turn, parse_turn
+from bots.dialogue.engine import DialogueError, Turn, parse_turn
 from bots.personas import Persona
 from bots.words.replies import Message, Opening, Reply, ReplyGenerator, ReplyRequest
 
@@ -25,9 +25,7 @@ class FakeGenerator:
 
     def __init__(self, silent_for: Sequence[str] = ()) -> None:
         self.silent_for = set(silent_for)  # personas that never find anything to say
-        self.written = 0
         self.used: set[int] = set()
-        self.seen: list[str] = []
 
     def _number(self, key: str) -> int:
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
@@ -35,7 +33,6 @@ class FakeGenerator:
     async def write(self, request: ReplyRequest) -> Reply:
         if request.persona.name in self.silent_for:
             return Reply("", request.act, reason="nothing_relevant_to_say")
-        self.written += 1
         number = self._number(f"{request.conversation_id}:{len(request.conversation)}")
         text = f"On {request.thread_title or 'this'}: {request.act} ({request.persona.name}, #{number % 10_000})"
         options = tuple(Reply(f"{text}{' again' * n}", request.act, source={"fake": number + n}) for n in range(2))
@@ -61,8 +58,7 @@ class FakeGenerator:
         return None
 
     def observe(self, texts: Sequence[str]) -> int:
-        self.seen += list(texts)
-        return 0
+        return 0  # its words are made up: nothing the forum says can be among them
 
     def claimed(self) -> dict[str, set[int]]:
         return {"fake": set(self.used)}
@@ -78,14 +74,10 @@ class FakeDialogue:
         self.generator = generator
         self.act = act
         self.fail_for = set(fail_for)  # personas whose turns raise, as a Rasa server that fails would
-        self.turns = 0
 
     async def respond(self, persona: Persona, conversation_id: str, text: str, *, thread_title: str | None = None,
                       thread_id: int | None = None, thread_opening: str | None = None, claim: bool = True,
                       session: str = "") -> Turn:
-        from bots.dialogue.engine import DialogueError
-
-        self.turns += 1
         if persona.name in self.fail_for:
             raise DialogueError(f"the fake dialogue fails every turn of {persona.name}")
         reply = await self.generator.write(ReplyRequest(persona, self.act, (Message("user", text),), conversation_id,

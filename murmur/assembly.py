@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from bots.personas import Persona, load_personas
 from bots.words.acts import ActLabels
 from bots.words.bank import ReplyBank, read_bank
 from bots.words.library import Library
 from bots.words.llm import LLMGenerator
-from bots.personas import Persona, load_personas
 from bots.words.replies import PendingGenerator, ReplyGenerator, ready
 from bots.words.selection import BankGenerator
 from bots.words.splice import SpliceGenerator
@@ -29,6 +29,7 @@ from murmur.config import Settings
 from murmur.errors import MurmurError
 from murmur.forum_lock import require_murmur_forum
 from murmur.serving import start_site, wait_for_stop
+from murmur.swarm_job import ForumAccess, RayTurns, SwarmJob
 
 if TYPE_CHECKING:
     from bots.dialogue.pool import RasaPool
@@ -104,7 +105,8 @@ async def label_acts(generator: ReplyGenerator, settings: Settings, rasa_url: st
         return
     bank = generator.bank
     with tqdm(unit="text", desc="reading the bank's acts with Rasa NLU", disable=not progress, leave=False) as bar:
-        generator.labels = await ActLabels.by_rasa(bank.replies, rasa_url, cache_path=settings.rasa.model_dir / "act-labels.sqlite",
+        generator.labels = await ActLabels.by_rasa(bank.replies, rasa_url,
+                                                   cache_path=settings.rasa.model_dir / "act-labels.sqlite",
                                                    concurrency=settings.rasa.concurrency, progress=bar.update)
 
 
@@ -264,8 +266,9 @@ async def run_on_workers(settings: Settings, handles: list, held: ForumThreads, 
 
 async def hold_before(admin, plan, progress: bool = True) -> int:
     """Put the replay's posts from before its window into the forum (the forum holds everything before --from)."""
-    from bots.swarm.replay import replay_chunks_of_threads
     from tqdm import tqdm
+
+    from bots.swarm.replay import replay_chunks_of_threads
 
     added = 0
     chunks = replay_chunks_of_threads(plan.before)
@@ -285,8 +288,8 @@ def turn_worker_base(settings: Settings, personas_dir: Path | None, root: str):
     """Runs inside a Ray worker: what the worker keeps for every run (see bots.swarm.ray_turns)."""
     import os
 
-    from bots.swarm.ray_turns import WorkerBase
     from bots.dialogue.training import rasa_bin_in
+    from bots.swarm.ray_turns import WorkerBase
     from index.build import open_embedder
 
     if Path(root).is_dir():
@@ -355,42 +358,39 @@ async def turn_workers_for(settings: Settings, personas_dir: Path | None, *, cou
             ray.shutdown()
 
 
-async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bots: int | None = None,
-                    personas_dir: Path | None = None, hours: float | None = None, clock: str | None = None,
-                    seed: int | None = None, run_id: str | None = None, progress: bool = True,
-                    echo: Callable[[str], None] = print, embedder=None,
-                    on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
-                    replay=None, ray_workers: int = 0, ray_address: str | None = None, workers: list | None = None,
-                    training: asyncio.Future | None = None):
+async def run_swarm(settings: Settings, forum: ForumAccess, job: SwarmJob = SwarmJob(), *, ray: RayTurns | None = None,
+                    embedder=None, on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
+                    training: asyncio.Future | None = None, progress: bool = True,
+                    echo: Callable[[str], None] = print):
     """Everything a swarm run needs, from settings; returns the SwarmResult.
 
-    ``replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
+    ``job.replay`` (a bots.swarm.replay.ReplayPlan) replays people's posts on the swarm's clock: the forum is given
     everything before the window first, and the reply bank leaves out every replayed thread, future ones too.
-    ``ray_workers`` > 0 runs the turns on that many Ray TurnWorker actors (on the cluster at ``ray_address``, or a
-    local one); ``workers`` are such actors started already (a test's, reused across runs); ``training``: the
-    model's ``start_training``, when the caller began it earlier.
+    ``ray`` puts the turns on Ray TurnWorker actors; ``training``: the model's ``start_training``, when the caller
+    began it earlier; ``on_action_url`` hears where the run's action server listens (a test forwards to it).
     """
+    from tqdm import tqdm
+
     from bots.swarm import RunSpec, Swarm, SwarmParts
     from bots.swarm.forum_view import library_threads, load_threads, people_handles, people_posts
     from bots.swarm.population import Population
     from bots.swarm.timing import PeopleTiming
     from conversations.client import ForumClient
-    from tqdm import tqdm
-
     from index.build import add_threads, new_index, open_embedder
     from index.matching import Matcher
 
-    seed = settings.seed if seed is None else seed
-    run_id = check_run_id(run_id or default_run_id(seed))
-    personas = personas_by_name(settings, personas_dir)
-    if replay is not None and (clock or settings.swarm.clock) != "simulated":
+    seed = settings.seed if job.seed is None else job.seed
+    run_id = check_run_id(job.run_id or default_run_id(seed))
+    personas = personas_by_name(settings, job.personas_dir)
+    replay, hours = job.replay, job.hours
+    if replay is not None and (job.clock or settings.swarm.clock) != "simulated":
         raise MurmurError("--replay: a replay runs on the simulated clock; drop --clock wall")
-    async with ForumClient(forum_url, admin_token) as admin:
+    async with ForumClient(forum.url, forum.admin_token) as admin:
         await require_murmur_forum(admin)
         if replay is not None:
             echo(replay.summary())
             await hold_before(admin, replay, progress)
-        echo(f"reading the forum at {forum_url} ...")
+        echo(f"reading the forum at {forum.url} ...")
         threads, latest_seq = await load_threads(admin, progress=progress)
         people = PeopleTiming.of(people_posts(threads, {}))  # what the forum held at the start: nothing from later
         population = None
@@ -420,7 +420,7 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
             parts = SwarmParts(dialogue, generator, embedder, index, matcher)
-            spec = RunSpec(seed, run_id, log_path, bots=bots, hours=hours, clock=clock, replay=replay, people=people,
+            spec = RunSpec(seed, run_id, log_path, bots=job.bots, hours=hours, clock=job.clock, replay=replay, people=people,
                            population=population)
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, parts=parts, spec=spec,
                           settings=settings.swarm, progress=progress, hooks=hooks)
@@ -429,11 +429,12 @@ async def run_swarm(settings: Settings, *, forum_url: str, admin_token: str, bot
                  f"(seed {seed}{', ' + swarm.settings.behaviour + ' behaviour' if replay else ''}); run log {log_path}")
             return await swarm.run()
 
-        if workers is None and not ray_workers:
+        if ray is None:
             async with dialogue_for(settings, personas, generator, embedder, echo, on_action_url, progress,
                                     training) as dialogue:
                 return await run_with(dialogue)
         generator = await ready(generator)
-        async with (contextlib.nullcontext(workers) if workers is not None else
-                    turn_workers_for(settings, personas_dir, count=ray_workers, address=ray_address, echo=echo)) as handles:
+        async with (contextlib.nullcontext(ray.workers) if ray.workers is not None else
+                    turn_workers_for(settings, job.personas_dir, count=ray.count, address=ray.address,
+                                     echo=echo)) as handles:
             return await run_on_workers(settings, handles, held, generator, run_with, echo)

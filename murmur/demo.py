@@ -51,6 +51,7 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
     import secrets
 
     from murmur.assembly import default_run_id, run_swarm, start_training
+    from murmur.swarm_job import ForumAccess, SwarmJob
 
     if credible:
         settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={
@@ -92,9 +93,10 @@ async def run_demo(settings: Settings, *, db: Path, port: int | None, speed: flo
                    f"{settings.swarm.population}, replies {settings.replies.backend}{note}")
         _step(5, f"a swarm of {settings.swarm.bots} bots over {settings.swarm.hours:g} simulated hours "
                  f"({'as fast as it runs' if not speed else f'{speed:g}x forum time'}); run {run_id}")
-        result = await run_swarm(settings, forum_url=url, admin_token=token, run_id=run_id, embedder=embedder,
-                                 personas_dir=personas_dir(settings), echo=lambda line: click.echo(f"    {line}"),
-                                 hooks=SwarmHooks(step=pace), replay=plan, training=training)
+        result = await run_swarm(settings, ForumAccess(url, token),
+                                 SwarmJob(run_id, personas_dir=personas_dir(settings), replay=plan), embedder=embedder,
+                                 echo=lambda line: click.echo(f"    {line}"), hooks=SwarmHooks(step=pace),
+                                 training=training)
         log_path = result.log_path
         _step(6, "summary")
         click.echo(result.summary())

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.personas import CORPUS_PERSONAS
 from bots.dialogue.server import RasaServer
-from bots.swarm.replay import read_replay
 from bots.dialogue.training import RASA_DIR, rasa_bin_in, train_model
+from bots.personas import CORPUS_PERSONAS
+from bots.swarm.replay import read_replay
 from conversations.importers import CORPUS_THREADS
 from conversations.importers.jsonl import open_jsonl
 from conversations.server import create_app
@@ -50,11 +50,12 @@ from detection.dataset import load_dataset
 from detection.export import export_forum
 from detection.features import FAMILIES
 from detection.pipeline import run_detection
+from murmur.assembly import run_swarm
 from murmur.config import Settings
 from murmur.forwarding import ActionForwarder
 from murmur.loading import import_path
 from murmur.serving import start_site
-from murmur.assembly import run_swarm
+from murmur.swarm_job import ForumAccess, SwarmJob
 
 GENERATORS = ("splice", "bank")
 CLOCKS = ("after", "replay")
@@ -92,7 +93,8 @@ def corpus_sample(out: Path, every: int) -> Path:
 
 
 async def run_ladder(settings: Settings, *, out: Path, cells: Sequence[Cell], every: int = 6, days: float = 30.0,
-                     bots: int = 12, people_accounts: int = 60, splits: int = 5, bootstrap: int = 200, embedder=None, progress: bool = True,
+                     bots: int = 12, people_accounts: int = 60, splits: int = 5, bootstrap: int = 200, embedder=None,
+                     progress: bool = True,
                      echo: Callable[[str], None] = print, rasa_url: str | None = None,
                      on_action_url: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every cell and write ``ladder.json`` and ``ladder.html`` into ``out``; returns the JSON's content.
@@ -152,14 +154,15 @@ async def _cell(settings: Settings, cell: Cell, out: Path, people: Path, every: 
     personas = CORPUS_PERSONAS
     if cell.population == "people" and plan is not None:
         personas = voices_for(plan, folder / "personas", embedder, settings.seed)
-        echo(f"    voices: the corpus personas and {len(list(personas.glob('*.yml'))) - _count(CORPUS_PERSONAS)} "
+        echo(f"    voices: the corpus personas and {_count(personas) - _count(CORPUS_PERSONAS)} "
              f"induced from the people before the window, in {personas}")
     runner, port = await start_site(create_app(cell_settings.forum, db=db, admin_token=TOKEN), "127.0.0.1", 0)
     try:
-        result = await run_swarm(cell_settings, forum_url=f"http://127.0.0.1:{port}", admin_token=TOKEN, bots=bots,
-                                 personas_dir=personas, hours=days * 24, run_id=f"ladder-{cell.name}",
+        result = await run_swarm(cell_settings, ForumAccess(f"http://127.0.0.1:{port}", TOKEN),
+                                 SwarmJob(f"ladder-{cell.name}", bots=bots, personas_dir=personas, hours=days * 24,
+                                          replay=plan),
                                  progress=progress, echo=lambda line: echo(f"    {line}"), embedder=embedder,
-                                 on_action_url=on_action_url, replay=plan)
+                                 on_action_url=on_action_url)
     finally:
         await runner.cleanup()
     export_forum(db, folder / "dataset")

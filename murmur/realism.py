@@ -68,15 +68,16 @@ async def run_and_measure(settings: Settings, *, template: Path, folder: Path, a
                           progress: bool = False, echo: Callable[[str], None] = lambda _: None) -> RealismRun:
     """One swarm run on a copy of ``template``, exported and measured."""
     from murmur.assembly import run_swarm
+    from murmur.swarm_job import ForumAccess, SwarmJob
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "forum.db"
     shutil.copyfile(template, db)
     runner, port = await start_site(create_app(settings.forum, db=db, admin_token=admin_token), "127.0.0.1", 0)
     try:
-        result = await run_swarm(settings, forum_url=f"http://127.0.0.1:{port}", admin_token=admin_token, bots=bots,
-                                 personas_dir=personas_dir, hours=hours, run_id=run_id, progress=progress, echo=echo,
-                                 embedder=embedder, on_action_url=on_action_url)
+        result = await run_swarm(settings, ForumAccess(f"http://127.0.0.1:{port}", admin_token),
+                                 SwarmJob(run_id, bots=bots, personas_dir=personas_dir, hours=hours),
+                                 progress=progress, echo=echo, embedder=embedder, on_action_url=on_action_url)
     finally:
         await runner.cleanup()
     dataset_dir = folder / "dataset"

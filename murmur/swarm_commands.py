@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from murmur.assembly import run_swarm
+from murmur.swarm_job import ForumAccess, RayTurns, SwarmJob
 from murmur.config import Settings
 from murmur.errors import MurmurError
 from murmur.forum_lock import check_forum_url
@@ -85,8 +86,9 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
         raise click.UsageError("--from, --until and --align-sites go with --replay")
     if settings.rasa.external_urls() and ray_address:
         raise click.UsageError("--ray: each turn worker starts its own Rasa server; empty rasa.url and rasa.urls")
-    result = asyncio.run(run_swarm(settings, forum_url=url, admin_token=token, bots=bots, personas_dir=personas_dir,
-                                   hours=hours, clock=clock, seed=seed, run_id=run_id, replay=plan, echo=click.echo,
-                                   ray_workers=workers if ray_address else 0,
-                                   ray_address=None if ray_address == "local" else ray_address))
+    result = asyncio.run(run_swarm(
+        settings, ForumAccess(url, token),
+        SwarmJob(run_id, seed, bots, personas_dir, hours, clock, replay=plan),
+        ray=RayTurns(workers, None if ray_address == "local" else ray_address) if ray_address else None,
+        echo=click.echo))
     click.echo(result.summary())

@@ -41,7 +41,7 @@ from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.errors import SwarmError
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
 from bots.swarm.hooks import SwarmHooks
-from bots.swarm.patient_forum import FORUM_WAIT_S, PatientForum
+from bots.swarm.patient_forum import PatientForum
 from bots.swarm.pending import Option, PendingPost, Written
 from bots.swarm.policy import JoinPolicy, draw
 from bots.swarm.population import Budget
@@ -55,7 +55,7 @@ from conversations.models import format_time, parse_time
 from core.errors import MurmurError
 from index.documents import MAX_REPLIES, thread_vectors
 
-__all__ = ["Dialogue", "FORUM_WAIT_S", "RunSpec", "Swarm", "SwarmError", "SwarmParts", "SwarmResult"]
+__all__ = ["Dialogue", "RunSpec", "Swarm", "SwarmError", "SwarmParts", "SwarmResult"]
 
 log = logging.getLogger("murmur.swarm")
 
@@ -420,9 +420,8 @@ class Swarm:
                 self.tally.threads_started += 1
                 bot.opened += 1
             else:
-                replied = thread
-                post = await self.forum(lambda: account.reply(replied.id, written.text, written.parent_id,
-                                                              idempotency_key=key, at=at))
+                post = await self.forum(functools.partial(account.reply, thread.id, written.text, written.parent_id,
+                                                          idempotency_key=key, at=at))
         except ForumClientError as exc:  # refused (e.g. 429, a thread gone): this post is skipped, the run goes on
             self._release(bot, thread)
             self._failed(now, bot, thread.id if thread else None, f"forum refused the post: {exc}")

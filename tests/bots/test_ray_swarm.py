@@ -18,6 +18,7 @@ import pytest_asyncio
 from bots.swarm.hooks import SwarmHooks
 from bots.swarm.runlog import read_log
 from murmur.assembly import run_swarm, turn_worker_base
+from murmur.swarm_job import ForumAccess, RayTurns, SwarmJob
 from tests.bots.test_swarm import _bot_posts, _seed_forum, _swarm_on_seed_forum, swarm_settings
 from tests.conftest import ADMIN_TOKEN, ROOT, stop_forum
 
@@ -67,9 +68,9 @@ async def _run(folder: Path, rasa_model, embedder, workers, run_id: str = "same"
     settings = _settings(folder, rasa_model)
     forum = await _seed_forum(folder, settings)
     try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, run_id=run_id,
-                                 progress=False, echo=echo or (lambda _: None), embedder=embedder, workers=workers,
-                                 hooks=hooks)
+        result = await run_swarm(settings, ForumAccess(forum.url, ADMIN_TOKEN), SwarmJob(run_id),
+                                 progress=False, echo=echo or (lambda _: None), embedder=embedder,
+                                 ray=RayTurns(workers=workers), hooks=hooks)
         return result, forum.db
     finally:
         await stop_forum(forum)

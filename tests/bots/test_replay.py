@@ -18,6 +18,7 @@ from conversations.models import parse_time
 from detection.export import export_forum
 from murmur.config import parse_settings
 from murmur.assembly import run_swarm
+from murmur.swarm_job import ForumAccess, SwarmJob
 from tests.bots.fake_swarm import fake_swarm_run
 from tests.conftest import ADMIN_TOKEN, CORPUS_SPLIT, read_corpus_sample, start_forum, stop_forum
 
@@ -114,9 +115,10 @@ async def _replay_run(folder: Path, rasa_url: str, embedder, forward_actions, re
     plan = read_replay([replay], align_sites=True, hours=30)
     forum = await start_forum(folder, settings)
     try:
-        result = await run_swarm(settings, forum_url=forum.url, admin_token=ADMIN_TOKEN, bots=12,
-                                 personas_dir=CORPUS_PERSONAS, run_id="replay-persona", progress=False,
-                                 echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, replay=plan)
+        result = await run_swarm(settings, ForumAccess(forum.url, ADMIN_TOKEN),
+                                 SwarmJob("replay-persona", bots=12, personas_dir=CORPUS_PERSONAS, replay=plan),
+                                 progress=False, echo=lambda _: None, embedder=embedder,
+                                 on_action_url=forward_actions)
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{forum.url}/api/threads?limit=100") as response:
                 listed = (await response.json())["threads"]

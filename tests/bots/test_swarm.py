@@ -33,6 +33,7 @@ from murmur.config import Settings, SwarmSettings, parse_settings
 from murmur.loading import import_path
 from bots.swarm.hooks import SwarmHooks
 from murmur.assembly import run_swarm
+from murmur.swarm_job import ForumAccess, SwarmJob
 from conversations.importers import CORPUS_DISTRACTORS, CORPUS_THREADS
 from tests.conftest import ADMIN_TOKEN, ROOT, start_forum, stop_forum
 
@@ -130,10 +131,12 @@ async def _seed_forum(tmp_path: Path, settings: Settings, name: str = "forum.db"
     return await start_forum(tmp_path, settings, db=db)
 
 
-async def _swarm(settings: Settings, url: str, run_id: str, embedder, forward_actions, **options):
+async def _swarm(settings: Settings, url: str, run_id: str, embedder, forward_actions, *,
+                 personas_dir: Path | None = None, hooks: SwarmHooks | None = None):
     """`murmur swarm` as the CLI wires it, quietly, with the session's model and Rasa server."""
-    return await run_swarm(settings, forum_url=url, admin_token=ADMIN_TOKEN, run_id=run_id, progress=False,
-                           echo=lambda _: None, embedder=embedder, on_action_url=forward_actions, **options)
+    return await run_swarm(settings, ForumAccess(url, ADMIN_TOKEN), SwarmJob(run_id, personas_dir=personas_dir),
+                           progress=False, echo=lambda _: None, embedder=embedder, on_action_url=forward_actions,
+                           hooks=hooks)
 
 
 async def _swarm_on_seed_forum(folder: Path, settings: Settings, run_id: str, embedder, forward_actions,

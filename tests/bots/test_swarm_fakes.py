@@ -20,15 +20,16 @@ from bots.personas import load_personas
 from bots.swarm import ForumStayedAway
 from bots.swarm.evaluation import limit_violations
 from bots.swarm.patient_forum import PatientForum
+from bots.swarm.pending import Option
 from bots.swarm.replay import read_replay
 from bots.swarm.runlog import read_log
 from bots.testing import FakeDialogue, FakeGenerator
 from conversations.client import ForumClient
-from conversations.importers import CORPUS_THREADS, SEED_THREADS
+from conversations.importers import CORPUS_THREADS
 from conversations.models import parse_time
 from murmur.config import Settings, parse_settings
-from murmur.loading import import_path
 from tests.bots.fake_swarm import fake_swarm_run
+from tests.bots.test_swarm import _seed_forum
 from tests.conftest import ADMIN_TOKEN, ROOT, query, serve, start_forum, stop_forum
 
 PERSONAS = load_personas(ROOT / "bots" / "personas")
@@ -41,12 +42,6 @@ def _settings(tmp_path: Path, **swarm: object) -> Settings:
 
 async def _run(settings: Settings, url: str, embedder, run_id: str, **options):
     return await fake_swarm_run(settings, url, embedder, run_id, PERSONAS, **options)
-
-
-async def _seed_forum(tmp_path: Path, settings: Settings):
-    db = tmp_path / "forum.db"
-    await import_path(SEED_THREADS, db, settings)
-    return await start_forum(tmp_path, settings, db=db)
 
 
 async def test_fake_swarm_keeps_the_rules_and_records_provenance_before_every_post(tmp_path, embedder):
@@ -131,8 +126,7 @@ async def test_replayed_people_come_at_their_own_times_beside_the_fake_bots(tmp_
 async def test_patient_forum_waits_for_a_forum_that_comes_back_and_gives_up_on_one_that_does_not(tmp_path):
     from aiohttp import web
 
-    port_holder = await serve(web.Application())  # a free loopback port, then closed: nothing listens there
-    runner, url = port_holder
+    runner, url = await serve(web.Application())  # a free loopback port, then closed: nothing listens there
     await runner.cleanup()
     async with ForumClient(url, ADMIN_TOKEN) as client:
         with pytest.raises(ForumStayedAway, match="same --run-id"):
@@ -186,5 +180,13 @@ async def test_fakes_stand_behind_the_real_protocols():
     dialogue: Dialogue = FakeDialogue(generator)
     turn = await dialogue.respond(PERSONAS[0], "c1", "What grind for espresso?", thread_title="Grind", claim=False)
     assert turn.act == "answer" and turn.text and len(turn.alternatives) == 2
-    first = generator.claim([type("O", (), {"source": s})() for _, s in turn.alternatives])
+    first = generator.claim([Option(text, source) for text, source in turn.alternatives])
     assert first is not None and generator.claim([first]) is None, "a claimed reply is never offered twice"
+
+
+def test_ray_turns_are_either_started_here_or_given():
+    from murmur.swarm_job import RayTurns
+
+    with pytest.raises(ValueError, match="count >= 1"):
+        RayTurns()
+    assert RayTurns(2, "local").count == 2 and RayTurns(workers=[]).workers == []
