@@ -30,6 +30,8 @@ from index.errors import AnswerFitError
 C = 30.0  # inverse regularisation, by grouped 5-fold CV on the shipped corpus's bank side (bench/answer_fit.py)
 FLOOR_QUANTILE = 0.2  # a reply must fit at least as well as four in five real replies of the training side do
 MIN_PAIRS = 50
+TOLERANCE = 1e-9  # lbfgs' stopping tolerance (sklearn's default 1e-4 stops wherever float noise steers it)
+MAX_ITERATIONS = 20_000
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+#.-]*[a-z0-9+#]|[a-z0-9]")
 _STOP = frozenset(
     "the a an and or of to in on for is are was were be been it this that with as at by from i you he she we they "
@@ -180,7 +182,9 @@ def train(pairs: Sequence[Pair], post_vectors: np.ndarray, reply_vectors: np.nda
     idf = {w: math.log((n + 1) / (k + 1)) for w, k in counts.items() if k > 1}  # words seen once add nothing shared
     blank = AnswerFit(np.zeros(post_vectors.shape[1]), 0.0, np.zeros(4), 0.0, idf, math.log(n + 1), 0.0)
     x, y = _labelled(blank, pairs, post_vectors, reply_vectors)
-    fitted = LogisticRegression(C=c, max_iter=5000).fit(x, y)
+    # to the optimum, not to sklearn's default tolerance: the loss is strictly convex, so the weights then follow the
+    # data alone, and float noise in the vectors (cached or freshly batched) cannot move a run's scores or floors
+    fitted = LogisticRegression(C=c, tol=TOLERANCE, max_iter=MAX_ITERATIONS).fit(np.asarray(x, np.float64), y)
     weights = fitted.coef_[0]
     dims = post_vectors.shape[1]
     model = AnswerFit(weights[:dims], weights[dims], weights[dims + 1:], fitted.intercept_[0], idf, math.log(n + 1), 0.0)
