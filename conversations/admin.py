@@ -22,6 +22,7 @@ from conversations.requests import (
     NewSyntheticAccount,
     Replay,
     check_handle,
+    campaign_fields,
     check_text,
     iso_time,
     parse_body,
@@ -43,8 +44,9 @@ async def create_synthetic_account(request: web.Request) -> web.Response:
     run_id = check_text("run_id", body.run_id, 200, "run_id")
     generator = check_text("generator", body.generator, 200, "generator")
     created_at = iso_time("created_at", body.created_at) if body.created_at is not None else None
-    account, token, reused = await request.app[STORE].create_synthetic_account(handle, display_name, persona, run_id,
-                                                                               generator, created_at)
+    campaign_id, role = campaign_fields(body.campaign)
+    account, token, reused = await request.app[STORE].create_synthetic_account(
+        handle, display_name, persona, run_id, generator, created_at, campaign_id=campaign_id, role=role)
     return web.json_response({"account": account.public(), "token": token, "reused": reused}, status=200 if reused else 201)
 
 
@@ -52,6 +54,7 @@ async def create_synthetic_account(request: web.Request) -> web.Response:
 async def record_provenance(request: web.Request) -> web.Response:
     require_admin(request)
     body = parse_body(NewProvenance, await read_json(request, request.app[SETTINGS].limits))
+    campaign_id, role = campaign_fields(body.campaign)
     provenance = Provenance(
         persona=check_text("persona", body.persona, 200, "persona"),
         run_id=check_text("run_id", body.run_id, 200, "run_id"),
@@ -59,6 +62,8 @@ async def record_provenance(request: web.Request) -> web.Response:
         action=body.action,
         score=None if body.score is None else float(body.score),
         extra=body.extra,
+        campaign_id=campaign_id,
+        role=role,
     )
     post_id = await request.app[STORE].record_provenance(
         provenance, post_id=body.post_id, account_id=body.account_id, idempotency_key=body.idempotency_key

@@ -102,9 +102,12 @@ class ForumClient:
     # -- admin API ---------------------------------------------------------------------------
 
     async def create_bot_account(self, handle: str, persona: str, run_id: str, generator: str,
-                                 display_name: str | None = None, created_at: str | None = None) -> dict[str, Any]:
-        """A bot account; ``created_at`` dates a new one in simulated time (it must not come after its first post)."""
+                                 display_name: str | None = None, created_at: str | None = None, *,
+                                 campaign_id: str | None = None, role: str | None = None) -> dict[str, Any]:
+        """A bot account; ``created_at`` dates a new one in simulated time (it must not come after its first post);
+        ``campaign_id`` and ``role`` put it in a campaign (ground truth only)."""
         body = {"handle": handle, "persona": persona, "run_id": run_id, "generator": generator}
+        body |= {"campaign": {"id": campaign_id, "role": role}} if campaign_id else {}
         body |= {"display_name": display_name} if display_name else {}
         body |= {"created_at": created_at} if created_at else {}
         return await self.request("POST", "/api/admin/accounts", json=body)

@@ -125,6 +125,8 @@ class Provenance:
     action: str | None = None
     score: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    campaign_id: str | None = None  # the campaign the post serves (bots.campaigns), with its author's role there
+    role: str | None = None
 
 
 @dataclass(frozen=True)

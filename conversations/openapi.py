@@ -14,7 +14,7 @@ from aiohttp import web
 
 from conversations import requests as bodies
 from conversations.appkeys import SETTINGS
-from conversations.requests import HANDLE_MIN_CHARS, HANDLE_PATTERN, META_KEY_PATTERN, TEXT_PATTERN
+from conversations.requests import HANDLE_MIN_CHARS, HANDLE_PATTERN, META_KEY_PATTERN, TEXT_PATTERN, WHOLE_MAX
 from conversations.settings import ForumLimits
 
 routes = web.RouteTableDef()
@@ -72,7 +72,9 @@ SCHEMAS: dict[str, Any] = {
 
 for _model in (bodies.NewAccount, bodies.NewThread, bodies.NewPost, bodies.NewSyntheticAccount, bodies.NewProvenance,
                bodies.Replay):
-    SCHEMAS[_model.__name__] = _model.model_json_schema(ref_template="#/components/schemas/{model}")
+    _schema = _model.model_json_schema(ref_template="#/components/schemas/{model}")
+    SCHEMAS.update(_schema.pop("$defs", {}))  # nested bodies (CampaignPart) are components of their own
+    SCHEMAS[_model.__name__] = _schema
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
@@ -104,15 +106,13 @@ def _body(schema: str) -> dict[str, Any]:
 
 
 def _query(name: str, description: str, required: bool = False, minimum: int = 0,
-           maximum: int | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
-    if maximum is not None:
-        schema["maximum"] = maximum
+           maximum: int = WHOLE_MAX) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "maximum": maximum}
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
 def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "maximum": WHOLE_MAX}}
 
 
 def _text(max_chars: int, description: str | None = None) -> dict[str, Any]:

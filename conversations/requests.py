@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
@@ -25,7 +25,8 @@ def _whole(value: Any) -> Any:
     return value
 
 
-WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+WHOLE_MAX = 2**63 - 1  # the largest id or count either engine stores (SQLite INTEGER, PostgreSQL BIGINT)
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole), Field(le=WHOLE_MAX)]
 
 
 class _Body(BaseModel):
@@ -48,11 +49,24 @@ class NewPost(_Body):
     parent_id: WholeNumber | None = Field(None, description="the post this replies to; omit to reply to the thread")
 
 
+class CampaignPart(_Body):
+    """Which campaign an account or post serves, and its role there (bots.campaigns): ground truth only."""
+
+    id: StrictStr = Field(min_length=1, max_length=200)
+    role: Literal["driver", "amplifier"]
+
+
+def campaign_fields(campaign: CampaignPart | None) -> tuple[str | None, str | None]:
+    """The (campaign_id, role) the ground-truth tables keep: both None for a bot that acts alone."""
+    return (None, None) if campaign is None else (campaign.id, campaign.role)
+
+
 class NewSyntheticAccount(NewAccount):
     persona: StrictStr
     run_id: StrictStr
     generator: StrictStr
     created_at: StrictStr | None = None  # a swarm on a simulated clock dates the account in its own time
+    campaign: CampaignPart | None = Field(None, description="the campaign the account serves (ground truth)")
 
 
 class Replay(_Body):
@@ -77,6 +91,7 @@ class NewProvenance(_Body):
     post_id: WholeNumber | None = Field(None, description="the post, if it exists already")
     account_id: WholeNumber | None = Field(None, description="with idempotency_key: record ahead of the post")
     idempotency_key: StrictStr | None = None
+    campaign: CampaignPart | None = Field(None, description="the campaign the post serves (ground truth)")
 
 
 
@@ -141,7 +156,8 @@ def check_handle(handle: str, limits: ForumLimits) -> str:
     return handle
 
 
-def query_int(request: web.Request, name: str, default: int | None, minimum: int = 0, maximum: int | None = None) -> int | None:
+def query_int(request: web.Request, name: str, default: int | None, minimum: int = 0,
+              maximum: int = WHOLE_MAX) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -149,18 +165,21 @@ def query_int(request: web.Request, name: str, default: int | None, minimum: int
         value = int(raw)
     except ValueError:
         raise InvalidInput(name, f"must be a whole number, got {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise InvalidInput(name, f"must be {bound}, got {value}")
+    if not minimum <= value <= maximum:
+        bound = f"between {minimum} and {maximum}" if maximum != WHOLE_MAX else f"at least {minimum}"
+        raise InvalidInput(name, f"must be {bound}, got {raw[:40]}")
     return value
 
 
 def path_id(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInput(name, f"must be a whole number, got {raw!r}") from None
+    if value > WHOLE_MAX:
+        raise InvalidInput(name, f"must be at most {WHOLE_MAX}, got {raw[:40]}")
+    return value
 
 
 def idempotency_key(request: web.Request) -> str | None:

@@ -90,7 +90,16 @@ CREATE TABLE forum_meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: campaign ground truth: which campaign an account or post belongs to, and its role there (driver, amplifier).
+# NULL for every bot that acts alone; never read by the public API, as the rest of gt_*.
+_V3 = """
+ALTER TABLE gt_accounts ADD COLUMN campaign_id TEXT;
+ALTER TABLE gt_accounts ADD COLUMN role TEXT;
+ALTER TABLE gt_posts ADD COLUMN campaign_id TEXT;
+ALTER TABLE gt_posts ADD COLUMN role TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # PostgreSQL: the same tables and columns. Times stay ISO-8601 text (one sortable form on both engines); handles
@@ -165,7 +174,7 @@ CREATE TABLE gt_posts (
     UNIQUE (account_id, idempotency_key)
 );
 """
-PG_MIGRATIONS: tuple[str, ...] = (_PG_V1, _V2)
+PG_MIGRATIONS: tuple[str, ...] = (_PG_V1, _V2, _V3)
 MIGRATION_LOCK = 0x6D757267  # "murg": held while a PostgreSQL database is migrated
 assert len(PG_MIGRATIONS) == SCHEMA_VERSION, "every migration is written for both engines"
 

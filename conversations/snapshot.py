@@ -33,15 +33,17 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
                 "SELECT id, author_id, created_at, title, tags, external_id FROM threads ORDER BY id"),
     "posts": (("post_id", "thread_id", "account_id", "parent_id", "created_at", "body", "site"),
               "SELECT id, thread_id, author_id, parent_id, created_at, body, external_id FROM posts ORDER BY id"),
-    "labels": (("account_id", "synthetic", "persona", "run_id", "generator"),
+    "labels": (("account_id", "synthetic", "persona", "run_id", "generator", "campaign_id", "role"),
                "SELECT a.id, CASE WHEN g.account_id IS NULL THEN 0 ELSE 1 END, coalesce(g.persona, ''), "
-               "coalesce(g.run_id, ''), coalesce(g.generator, '') "
+               "coalesce(g.run_id, ''), coalesce(g.generator, ''), coalesce(g.campaign_id, ''), coalesce(g.role, '') "
                "FROM accounts a LEFT JOIN gt_accounts g ON g.account_id = a.id ORDER BY a.id"),
     # every post; a post is synthetic when it has provenance or its author is a synthetic account
-    "post_labels": (("post_id", "account_id", "synthetic", "persona", "run_id", "generator", "action", "score"),
+    "post_labels": (("post_id", "account_id", "synthetic", "persona", "run_id", "generator", "action", "score",
+                     "campaign_id", "role"),
                     "SELECT p.id, p.author_id, CASE WHEN g.post_id IS NOT NULL OR ga.account_id IS NOT NULL THEN 1 ELSE 0 END, "
                     "coalesce(g.persona, ga.persona, ''), coalesce(g.run_id, ga.run_id, ''), "
-                    "coalesce(g.generator, ga.generator, ''), coalesce(g.action, ''), g.score "
+                    "coalesce(g.generator, ga.generator, ''), coalesce(g.action, ''), g.score, "
+                    "coalesce(g.campaign_id, ga.campaign_id, ''), coalesce(g.role, ga.role, '') "
                     "FROM posts p LEFT JOIN gt_posts g ON g.post_id = p.id "
                     "LEFT JOIN gt_accounts ga ON ga.account_id = p.author_id ORDER BY p.id"),
 }
@@ -52,9 +54,10 @@ RECORDS = {
     "thread": "SELECT id, title, author_id, created_at, last_activity_at, post_count, tags, source_url, external_id "
               "FROM threads ORDER BY id",
     "post": "SELECT id, thread_id, author_id, parent_id, body, created_at, external_id FROM posts ORDER BY id",
-    "synthetic_account": "SELECT account_id, persona, run_id, generator, created_at FROM gt_accounts ORDER BY account_id",
+    "synthetic_account": "SELECT account_id, persona, run_id, generator, created_at, campaign_id, role FROM gt_accounts "
+                         "ORDER BY account_id",
     "provenance": "SELECT post_id, account_id, idempotency_key, persona, run_id, generator, action, score, extra, "
-                  "recorded_at FROM gt_posts ORDER BY id",
+                  "recorded_at, campaign_id, role FROM gt_posts ORDER BY id",
 }
 
 

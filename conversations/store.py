@@ -275,10 +275,12 @@ class ForumStore:
 
     async def create_synthetic_account(
         self, handle: str, display_name: str, persona: str, run_id: str, generator: str, created_at: str | None = None,
+        *, campaign_id: str | None = None, role: str | None = None,
     ) -> tuple[Account, str, bool]:
         """Create a bot account with its ground truth, or reuse (and re-key) an existing bot account.
 
-        ``created_at`` dates a new account in a swarm's simulated time (before its first post), not the wall clock.
+        ``created_at`` dates a new account in a swarm's simulated time (before its first post), not the wall clock;
+        ``campaign_id`` and ``role`` say which campaign the account serves, and how (ground truth only).
         """
         token = new_token()
 
@@ -294,14 +296,16 @@ class ForumStore:
                     raise Conflict(f"handle: '{handle}' belongs to a person's account; choose another handle")
                 conn.execute("UPDATE accounts SET token_hash = ? WHERE id = ?", (hash_token(token), row[0]))
                 conn.execute(
-                    "UPDATE gt_accounts SET persona = ?, run_id = ?, generator = ? WHERE account_id = ?",
-                    (persona, run_id, generator, row[0]),
+                    "UPDATE gt_accounts SET persona = ?, run_id = ?, generator = ?, campaign_id = ?, role = ? "
+                    "WHERE account_id = ?",
+                    (persona, run_id, generator, campaign_id, role, row[0]),
                 )
                 return (_account(row), True), []
             account = self._insert_account(conn, handle, display_name, token, now)
             conn.execute(
-                "INSERT INTO gt_accounts (account_id, persona, run_id, generator, created_at) VALUES (?, ?, ?, ?, ?)",
-                (account.id, persona, run_id, generator, now),
+                "INSERT INTO gt_accounts (account_id, persona, run_id, generator, created_at, campaign_id, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (account.id, persona, run_id, generator, now, campaign_id, role),
             )
             return (account, False), []
 
@@ -529,9 +533,9 @@ class ForumStore:
             if conn.execute("SELECT 1 FROM gt_accounts WHERE account_id = ?", (target_account,)).fetchone() is None:
                 raise Inconsistent("account_id", f"account {target_account} is not a synthetic account; create bots with POST /api/admin/accounts")
             values = (provenance.persona, provenance.run_id, provenance.generator, provenance.action, provenance.score,
-                      json.dumps(provenance.extra, sort_keys=True))
+                      json.dumps(provenance.extra, sort_keys=True), provenance.campaign_id, provenance.role)
             existing = conn.execute(
-                "SELECT persona, run_id, generator, action, score, extra FROM gt_posts "
+                "SELECT persona, run_id, generator, action, score, extra, campaign_id, role FROM gt_posts "
                 "WHERE (post_id IS NOT NULL AND post_id = ?) OR (account_id = ? AND idempotency_key IS NOT NULL AND idempotency_key = ?)",
                 (target_post, target_account, idempotency_key),
             ).fetchone()
@@ -540,8 +544,8 @@ class ForumStore:
                     raise Conflict("provenance for this post is already recorded with other values")
                 return target_post, []
             conn.execute(
-                "INSERT INTO gt_posts (post_id, account_id, idempotency_key, persona, run_id, generator, action, score, extra, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO gt_posts (post_id, account_id, idempotency_key, persona, run_id, generator, action, score, "
+                "extra, campaign_id, role, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (target_post, target_account, idempotency_key, *values, self._clock()),
             )
             return target_post, []

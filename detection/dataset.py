@@ -50,8 +50,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ACCOUNTS: (("account_id",), ("handle", "created_at", "site")),
     THREADS: (("thread_id",), ("account_id", "created_at", "title", "tags", "site")),
     POSTS: (("post_id", "account_id", "created_at"), ("thread_id", "parent_id", "body", "site")),
-    LABELS: (("account_id", "synthetic"), ("persona", "run_id", "generator")),
-    POST_LABELS: (("post_id", "synthetic"), ("account_id", "persona", "run_id", "generator", "action", "score")),
+    LABELS: (("account_id", "synthetic"), ("persona", "run_id", "generator", "campaign_id", "role")),
+    POST_LABELS: (("post_id", "synthetic"), ("account_id", "persona", "run_id", "generator", "action", "score",
+                                             "campaign_id", "role")),
 }
 REQUIRED_FILES = (POSTS, LABELS)
 TRUTH_FILES = (LABELS, POST_LABELS)
@@ -106,7 +107,7 @@ class Truth:
 
     account_synthetic: np.ndarray  # bool, per Forum account
     post_synthetic: np.ndarray  # bool, per Forum post
-    account_info: tuple[dict[str, str], ...]  # persona, run_id, generator (empty for people)
+    account_info: tuple[dict[str, str], ...]  # persona, run_id, generator, campaign_id, role (empty for people)
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,8 @@ def load_dataset(folder: Path | str) -> Dataset:
         for post_id, row in zip(ids, rows):
             post_synthetic[post_index[post_id]] = _flag(row, path)
 
-    info = {a: {k: (r.get(k) or "").strip() for k in ("persona", "run_id", "generator")} for a, r in zip(label_ids, label_rows)}
+    info = {a: {k: (r.get(k) or "").strip() for k in ("persona", "run_id", "generator", "campaign_id", "role")}
+            for a, r in zip(label_ids, label_rows)}
     sites = {a: (r.get("site") or "").strip() for a, r in zip(declared or [], tables.get(ACCOUNTS, []))}
     truth = Truth(account_synthetic=synthetic, post_synthetic=post_synthetic,
                   account_info=tuple(info[a] if labels[a] else {} for a in account_ids))

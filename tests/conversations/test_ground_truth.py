@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -69,13 +70,56 @@ async def test_export_carries_ground_truth_for_admins_only(forum):
     assert kinds.count("account") == 2 and kinds.count("thread") == 1 and kinds.count("post") == 2
     synthetic = [r for r in records if r["kind"] == "synthetic_account"]
     assert synthetic == [{"kind": "synthetic_account", "account_id": bot_data["account"]["id"], "persona": "trail-runner",
-                          "run_id": "r1", "generator": "llm", "created_at": synthetic[0]["created_at"]}]
+                          "run_id": "r1", "generator": "llm", "created_at": synthetic[0]["created_at"],
+                          "campaign_id": None, "role": None}]
     provenance = [r for r in records if r["kind"] == "provenance"]
     assert len(provenance) == 1 and provenance[0]["post_id"] == post["id"] and provenance[0]["action"] == "agree"
 
     with pytest.raises(ForumClientError) as info:
         await person.request("GET", "/api/admin/export")
     assert info.value.status == 403
+
+
+async def test_campaign_ground_truth_is_kept_for_admins_and_exports_and_never_shown_to_the_public(forum, tmp_path):
+    from detection.export import export_forum
+
+    person = await forum.account("person_c")
+    driver = await forum.admin.create_bot_account("brew_voice", persona="espresso-nerd", run_id="c1", generator="bank",
+                                                  campaign_id="push-1", role="driver")
+    amplifier = await forum.admin.create_bot_account("brew_echo", persona="espresso-nerd", run_id="c1",
+                                                     generator="bank", campaign_id="push-1", role="amplifier")
+    thread = (await forum.anonymous.with_token(driver["token"]).create_thread("Pods or beans", "Pods are fine."))
+    reply = await forum.anonymous.with_token(amplifier["token"]).reply(thread["thread"]["id"], "Agreed, pods.",
+                                                                       idempotency_key="c1-1")
+    await forum.admin.record_provenance(post_id=reply["id"], persona="espresso-nerd", run_id="c1", generator="bank",
+                                        action="agree", campaign={"id": "push-1", "role": "amplifier"})
+    await person.reply(thread["thread"]["id"], "Beans taste better.")
+
+    records = await _export(forum)
+    roles = {r["account_id"]: (r["campaign_id"], r["role"]) for r in records if r["kind"] == "synthetic_account"}
+    assert roles == {driver["account"]["id"]: ("push-1", "driver"), amplifier["account"]["id"]: ("push-1", "amplifier")}
+    assert [(r["campaign_id"], r["role"]) for r in records if r["kind"] == "provenance"] == [("push-1", "amplifier")]
+
+    export_forum(forum.db, tmp_path / "export")
+    with (tmp_path / "export" / "labels.csv").open(newline="") as handle:
+        labels = list(csv.DictReader(handle))
+    assert sorted((r["campaign_id"], r["role"]) for r in labels) == [("", ""), ("push-1", "amplifier"), ("push-1", "driver")]
+    post_labels = (tmp_path / "export" / "post_labels.csv").read_text().splitlines()
+    assert post_labels[0].endswith("campaign_id,role") and sum(line.endswith("push-1,driver") for line in post_labels) == 1
+
+    public = [await forum.anonymous.get_thread(thread["thread"]["id"]), await forum.anonymous.list_threads(),
+              await forum.anonymous.request("GET", f"/api/posts/{reply['id']}")]
+    async with forum.anonymous._session.get(forum.url + f"/threads/{thread['thread']['id']}") as page:
+        public.append(await page.text())
+    text = json.dumps(public).lower()
+    for secret in ("push-1", "campaign", "driver", "amplifier"):
+        assert secret not in text
+
+    with pytest.raises(ForumClientError) as info:
+        await forum.admin.request("POST", "/api/admin/accounts", json={
+            "handle": "brew_third", "persona": "p", "run_id": "c1", "generator": "g",
+            "campaign": {"id": "push-1", "role": "booster"}})
+    assert info.value.status == 400 and "role" in info.value.message
 
 
 async def test_bot_accounts_are_reused_with_a_new_token_and_never_take_a_persons_handle(forum):

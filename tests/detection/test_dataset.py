@@ -183,7 +183,7 @@ def _break(folder: Path, how: str) -> None:
         (folder / MANIFEST).unlink()
     elif how == "unlabelled author":
         rows = [r for r in _read(folder / LABELS) if r["account_id"] != "1"]
-        _write(folder / LABELS, ["account_id", "synthetic", "persona", "run_id", "generator"], [list(r.values()) for r in rows])
+        _write(folder / LABELS, list(rows[0]), [list(r.values()) for r in rows])
         (folder / MANIFEST).unlink()
     elif how == "missing column":
         rows = _read(folder / LABELS)
