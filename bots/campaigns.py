@@ -1,6 +1,6 @@
 """Campaign files: accounts that act together toward one end, as coordinated inauthentic behaviour does.
 
-A campaign takes a side on one stance topic, aims at an audience (sites, interests), and runs a number of
+A campaign takes a side on one stance topic, aims at an audience (personas, interests), and runs a number of
 accounts in two roles: ``driver`` accounts open threads or give first replies on the topic, ``amplifier`` accounts
 follow a driver's post within ``synchrony.delay_s`` (give or take ``jitter_s``) and reply to it. A share of each
 account's activity stays off-goal, as people's does.
@@ -48,15 +48,19 @@ class Goal(_Strict):
 
 
 class Audience(_Strict):
-    """Whom the campaign aims at: the forum's sites and the interests the anticipation model ranks accounts by."""
+    """Whom the campaign aims at: the personas the platform expects in a thread (its anticipation ranks them), or
+    the interests a thread is about. A thread's site is not something the forum shows, so it cannot aim by site."""
 
-    sites: tuple[str, ...] = ()
+    personas: tuple[str, ...] = ()
     interests: tuple[str, ...] = ()
+    top_k: int = Field(3, ge=1, le=50, description="a persona counts for a thread when the anticipation ranks it in "
+                                                  "the thread's top k")
 
     @model_validator(mode="after")
     def _someone(self) -> "Audience":
-        if not self.sites and not self.interests:
-            raise ValueError("the audience is empty; give sites (the forum's sites) or interests (what it talks about)")
+        if not self.personas and not any(i.strip() for i in self.interests):
+            raise ValueError("the audience is empty; give personas (whom the platform expects in a thread) or "
+                             "interests (what a thread is about)")
         return self
 
 
@@ -75,12 +79,13 @@ class Campaign(_Strict):
     audience: Audience
     accounts: int = Field(20, ge=2, le=1000)
     roles: dict[Literal["driver", "amplifier"], float] = Field(
-        default_factory=lambda: {"driver": 0.2, "amplifier": 0.8},
+        default_factory=lambda: {"driver": 0.2, "amplifier": 0.8},  # type: ignore[arg-type]
         description="each role's share of the accounts; every role gets at least one account")
-    synchrony: Synchrony = Synchrony()
+    synchrony: Synchrony = Synchrony(delay_s=120.0, jitter_s=30.0)
     organic_share: float = Field(0.3, ge=0, lt=1, description="share of each account's activity that is off-goal")
-    personas: tuple[str, ...] = Field((), description="the personas the accounts are drawn from (default: those "
-                                                      "whose sites are the audience's)")
+    personas: tuple[str, ...] = Field((), description="the personas the accounts speak as (default: the audience's "
+                                                      "personas, else every persona of the run)")
+    active_hours: float = Field(72.0, gt=0, description="a target thread has a post this recent (forum hours)")
 
     @model_validator(mode="after")
     def _shape(self) -> "Campaign":

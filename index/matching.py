@@ -140,6 +140,48 @@ class Matcher:
         matches = [PersonaMatch(self._names[owner], score, self._reasons[row]) for owner, score, row in ranked]
         return matches[:k] if k else matches
 
+    def persona_scores(self, thread_vectors: np.ndarray) -> np.ndarray:
+        """Every persona's score for every thread vector (threads x personas), as ``personas_for_vector`` scores."""
+        similarities = np.asarray(thread_vectors, dtype=np.float32) @ self._vectors.T  # threads x interests
+        best = np.full((len(similarities), len(self._names)), -np.inf, dtype=np.float32)
+        for row, owner in enumerate(self._owner):
+            np.maximum(best[:, owner], similarities[:, row], out=best[:, owner])
+        return best + self.context_weight * (np.asarray(thread_vectors, dtype=np.float32) @ self._contexts.T)
+
+    def audience_threads(self, thread_ids: Sequence[int], *, personas: Sequence[str] = (), interests: Sequence[str] = (),
+                         top_k: int = 3, k: int = 10) -> list[ThreadMatch]:
+        """The threads an audience is expected in, best first: what a platform knows of who ought to be where.
+
+        A thread scores the summed scores of the audience's personas that the ranking puts in its top ``top_k`` (the
+        thread -> personas ranking of ``personas_for``), plus its best cosine to the audience's interests. Threads
+        with neither are left out. Ties go to the lower thread id, so a seeded run picks the same targets.
+        """
+        ids = [t for t in thread_ids if t in self.index]
+        for name in personas:
+            self._interest_rows(name)  # an unknown persona is named, not silently skipped
+        if not ids:
+            return []
+        vectors = self.index.vectors(ids)
+        scores = np.zeros(len(ids), dtype=np.float64)
+        reasons = [""] * len(ids)
+        if personas:
+            table = self.persona_scores(vectors)
+            ranks = (-table).argsort(axis=1, kind="stable")[:, :top_k]
+            wanted = {self._names.index(name) for name in personas}
+            for i, top in enumerate(ranks):
+                members = [int(p) for p in top if int(p) in wanted]
+                scores[i] += sum(float(table[i, p]) for p in members)
+                if members:
+                    reasons[i] = ", ".join(self._names[p] for p in members)
+        interests = [i for i in interests if i.strip()]
+        if interests:
+            similarity = (vectors @ self.embedder.embed(interests).T).max(axis=1)
+            for i in np.flatnonzero(similarity > 0):
+                scores[i] += float(similarity[i])
+                reasons[i] = reasons[i] or "interests"
+        order = sorted((i for i in range(len(ids)) if scores[i] > 0), key=lambda i: (-scores[i], ids[i]))[:k]
+        return [ThreadMatch(ids[i], float(scores[i]), reasons[i]) for i in order]
+
     def personas_for(self, thread_id: int, k: int | None = None) -> list[PersonaMatch]:
         """Who ought to be in this conversation, best first."""
         return self.personas_for_vector(self.index.vector(thread_id), k)

@@ -358,6 +358,19 @@ async def turn_workers_for(settings: Settings, personas_dir: Path | None, *, cou
             ray.shutdown()
 
 
+def campaign_words_for(campaign, generator, embedder, echo: Callable[[str], None]):
+    """The bank's replies on the campaign's side, read by the stance reader; None without a campaign or a bank."""
+    if campaign is None or getattr(generator, "bank", None) is None:
+        return None
+    from bots.dialogue.stance import StanceReader
+    from bots.swarm.campaign import CampaignWords
+
+    words = CampaignWords(generator.bank, StanceReader(embedder), campaign.goal)
+    echo(f"campaign {campaign.id}: {len(words)} of the bank's {len(generator.bank)} replies take its side "
+         f"({campaign.goal.side} on {campaign.goal.topic!r}; {words.read} are about it)")
+    return words
+
+
 async def run_swarm(settings: Settings, forum: ForumAccess, job: SwarmJob = SwarmJob(), *, ray: RayTurns | None = None,
                     embedder=None, on_action_url: Callable[[str], None] | None = None, hooks: SwarmHooks | None = None,
                     training: asyncio.Future | None = None, progress: bool = True,
@@ -419,9 +432,10 @@ async def run_swarm(settings: Settings, forum: ForumAccess, job: SwarmJob = Swar
             generator = await ready(generator)
             log_path = settings.swarm.log_dir / f"{run_id}.jsonl"
             matcher = Matcher(embedder, index, [p.profile() for p in personas.values()])
-            parts = SwarmParts(dialogue, generator, embedder, index, matcher)
+            parts = SwarmParts(dialogue, generator, embedder, index, matcher,
+                               campaign_words=campaign_words_for(job.campaign, generator, embedder, echo))
             spec = RunSpec(seed, run_id, log_path, bots=job.bots, hours=hours, clock=job.clock, replay=replay, people=people,
-                           population=population)
+                           population=population, campaign=job.campaign)
             swarm = Swarm(admin, list(personas.values()), threads, latest_seq, parts=parts, spec=spec,
                           settings=settings.swarm, progress=progress, hooks=hooks)
             span = (replay.until - replay.start).total_seconds() / 3600 if replay else swarm.hours

@@ -55,12 +55,14 @@ def _when(option: str, text: str | None):
                    "on a local cluster started here")
 @click.option("--workers", type=click.IntRange(1, 1024), default=2, show_default=True,
               help="with --ray: turn workers, each with its own Rasa server(s) and reply generator")
+@click.option("--campaign", "campaign_file", type=click.Path(path_type=Path), default=None,
+              help="a campaign file (YAML): accounts acting together toward one end beside the bots, in the bank's "
+                   "human replies on its side only (examples/campaigns/)")
 @click.pass_context
 def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_dir: Path | None, hours: float | None,
           clock: str | None, seed: int | None, run_id: str | None, allow_remote: bool, replay_paths: tuple[Path, ...],
           start: str | None, until: str | None, align_sites: bool, behaviour: str | None, population: str | None,
-          ray_address: str | None,
-          workers: int) -> None:
+          ray_address: str | None, workers: int, campaign_file: Path | None) -> None:
     """Bots that follow the forum, find threads through the index, join them by the join policy and post.
 
     Needs the forum's admin token (forum.admin_token or MURMUR_ADMIN_TOKEN) to make bot accounts and
@@ -76,6 +78,11 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
         settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"behaviour": behaviour})})
     if population:
         settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"population": population})})
+    campaign = None
+    if campaign_file is not None:
+        from bots.campaigns import load_campaign
+
+        campaign = load_campaign(campaign_file)  # refused before anything starts: the key and the fix
     plan = None
     if replay_paths:
         from bots.swarm.replay import read_replay
@@ -88,7 +95,7 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
         raise click.UsageError("--ray: each turn worker starts its own Rasa server; empty rasa.url and rasa.urls")
     result = asyncio.run(run_swarm(
         settings, ForumAccess(url, token),
-        SwarmJob(run_id, seed, bots, personas_dir, hours, clock, replay=plan),
+        SwarmJob(run_id, seed, bots, personas_dir, hours, clock, replay=plan, campaign=campaign),
         ray=RayTurns(workers, None if ray_address == "local" else ray_address) if ray_address else None,
         echo=click.echo))
     click.echo(result.summary())

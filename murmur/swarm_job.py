@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bots.campaigns import Campaign
     from bots.swarm.replay import ReplayPlan
 
 
@@ -32,6 +33,7 @@ class SwarmJob:
     hours: float | None = None
     clock: str | None = None
     replay: ReplayPlan | None = None  # people's posts replayed on the swarm's clock (it must be the simulated one)
+    campaign: Campaign | None = None  # accounts acting together toward one end, beside the bots (bots/campaigns.py)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class Bot:
     openings: int | None = None  # of those, the threads it opens; the rest are replies (None: no such split)
     opened: int = 0  # threads opened so far
     failures: int = 0
+    campaign: str | None = None  # the campaign it belongs to (ground truth only: nothing public shows it)
+    role: str | None = None  # its role there: "driver" or "amplifier"
 
     def awake(self, moment: datetime) -> bool:
         return self.timing.awake(moment)

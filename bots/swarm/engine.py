@@ -37,6 +37,7 @@ import numpy as np
 from bots.personas import Persona
 from bots.settings import SwarmSettings
 from bots.swarm.bots import Bot, make_bots
+from bots.swarm.campaign import CampaignPlan
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.errors import SwarmError
 from bots.swarm.forum_view import SeenPost, ThreadState, thread_from_api
@@ -69,10 +70,12 @@ class _Due:
 
     at: datetime
     order: int
-    kind: str = field(compare=False)  # "scan", "post" (a bot's) or "replay" (a person's, from the replayed corpus)
+    kind: str = field(compare=False)  # "scan", "post" (a bot's), "replay" (a person's, from the replayed corpus)
+    # or "follow" (a campaign amplifier's turn to answer a driver's post)
     bot: Bot | None = field(compare=False)
     post: PendingPost | None = field(compare=False, default=None)  # kind "post"
     replayed: ReplayPost | None = field(compare=False, default=None)  # kind "replay"
+    follow: tuple[ThreadState, int] | None = field(compare=False, default=None)  # kind "follow": thread, post id
 
 
 @dataclass
@@ -86,6 +89,8 @@ class _Job:
     score: float = 0.0
     reason: str = ""
     interest: str = ""
+    campaign: bool = False  # an on-goal turn of a campaign account: bank words on the campaign's side only
+    target_id: int | None = None  # the post to answer (a driver's, for an amplifier); None: the latest by another
 
 
 @dataclass
@@ -144,8 +149,11 @@ class Swarm:
         self.replay = spec.replay
         self.people = spec.people
         self.population = spec.population
+        self._handles_used: set[str] = set()
         self.bots = make_bots(personas, settings.bots if spec.bots is None else spec.bots, self._timing_for,
                               self._accounts())
+        self.campaign_words = parts.campaign_words
+        self.plan = self._campaign(spec) if spec.campaign is not None else None
         self.bots_of: dict[str, list[Bot]] = defaultdict(list)
         for bot in self.bots:
             self.bots_of[bot.persona.name].append(bot)
@@ -182,7 +190,8 @@ class Swarm:
                        behaviour=self.settings.behaviour, population=self.settings.population,
                        budgets={b.name: b.budget for b in self.bots if b.budget is not None},
                        **({"openings": {b.name: b.openings for b in self.bots}}
-                          if any(b.openings is not None for b in self.bots) else {}), **replay)
+                          if any(b.openings is not None for b in self.bots) else {}), **replay,
+                       **({"campaign": self.plan.campaign.model_dump(mode="json")} if self.plan else {}))
         for post in self.replay.posts if self.replay else ():
             self._schedule(post.at, "replay", None, replayed=post)
         for bot in self.bots:
@@ -239,8 +248,8 @@ class Swarm:
         return (latest + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 
     def _schedule(self, at: datetime, kind: str, bot: Bot | None, *, post: PendingPost | None = None,
-                  replayed: ReplayPost | None = None) -> None:
-        heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, post, replayed))
+                  replayed: ReplayPost | None = None, follow: tuple[ThreadState, int] | None = None) -> None:
+        heapq.heappush(self._queue, _Due(at, next(self._order), kind, bot, post, replayed, follow))
 
     def _accounts(self) -> Callable[[int], tuple[str, Budget]] | None:
         """With ``swarm.population: people``, each bot's handle and posts over the run, drawn from the people."""
@@ -250,9 +259,44 @@ class Swarm:
         if population is None:
             raise SwarmError("swarm.population: people needs the forum's people to draw accounts from; "
                              "replay or import a corpus, or use population: persona")
-        used: set[str] = set()
+        used = self._handles_used
         return lambda i: (population.handle(draw(self.seed, "handle", i), used),
                           population.budget(draw(self.seed, "budget", i)))
+
+    def _campaign(self, spec: RunSpec) -> CampaignPlan:
+        """The campaign's accounts, made beside the bots as they are (their volumes drawn from the people, where
+        ``population: people``), and its plan."""
+        campaign = spec.campaign
+        assert campaign is not None
+        if self.campaign_words is None:
+            raise SwarmError("a campaign speaks only in the reply bank's human replies on its side; run it with the "
+                             "bank generator (generator: bank)")
+        names = campaign.personas or tuple(p for p in campaign.audience.personas if p in self.personas) \
+            or tuple(sorted(self.personas))
+        unknown = [n for n in (*names, *campaign.audience.personas) if n not in self.personas]
+        if unknown:
+            raise SwarmError(f"campaign {campaign.id!r}: no persona named {', '.join(map(repr, unknown))} in this run; "
+                             f"known: {', '.join(sorted(self.personas))}")
+        personas = [self.personas[n] for n in names]
+        taken = {b.name for b in self.bots}
+        population = self.population if self.settings.population == "people" else None
+
+        def account(i: int) -> tuple[str, Budget | None]:
+            if population is not None:
+                return (population.handle(draw(self.seed, "campaign-handle", campaign.id, i), self._handles_used),
+                        population.budget(draw(self.seed, "campaign-budget", campaign.id, i)))
+            base, n = personas[i % len(personas)].name, 2
+            while f"{base[:36]}-{n}" in taken:
+                n += 1
+            taken.add(f"{base[:36]}-{n}")
+            return f"{base[:36]}-{n}", None
+
+        plan = CampaignPlan(campaign, self.seed)
+        made = make_bots(personas, campaign.accounts, self._timing_for, account)  # type: ignore[arg-type]
+        for bot, role in zip(made, campaign.roles_in_order()):
+            plan.add(bot, role)
+        self.bots += made
+        return plan
 
     def _timing_for(self, name: str, persona: Persona) -> Timing:
         """The bot's behaviour: its persona's schedule, or drawn from the forum's people (swarm.behaviour: fitted)."""
@@ -276,11 +320,13 @@ class Swarm:
             created = format_time(first_post - timedelta(seconds=age))
         data = await self.forum(lambda: self.admin.create_bot_account(
             bot.name, persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name,
-            display_name=bot.name if self.population is not None else bot.persona.shown_name, created_at=created))
+            display_name=bot.name if self.population is not None else bot.persona.shown_name, created_at=created,
+            campaign_id=bot.campaign, role=bot.role))
         bot.account_id, bot.token = data["account"]["id"], data["token"]
         self.bot_accounts[bot.account_id] = bot.name
+        campaign = {"campaign": bot.campaign, "role": bot.role} if bot.campaign else {}
         self.log.write("bot", bot=bot.name, persona=bot.persona.name, account_id=bot.account_id, reused=data["reused"],
-                       created_at=data["account"]["created_at"])
+                       created_at=data["account"]["created_at"], **campaign)
 
     # -- phase 1: posts, searches and decisions, in order ---------------------------------------------
 
@@ -295,6 +341,8 @@ class Swarm:
                 while self._queue and self._queue[0].kind == "replay" and self._queue[0].at < step_end:
                     batch.append(heapq.heappop(self._queue))  # people's posts due one after another: one request
                 jobs += await self._replayed([d.replayed for d in batch if d.replayed is not None])
+            elif due.kind == "follow" and due.bot is not None:
+                jobs += self._follow_driver(due)
             elif due.bot is not None:
                 jobs += self._scan(due.bot, due.at)
         return jobs
@@ -334,6 +382,8 @@ class Swarm:
     def _scan(self, bot: Bot, now: datetime) -> list[_Job]:
         rng = draw(self.seed, "scan", bot.name, now.isoformat())
         self._schedule(now + timedelta(minutes=self.settings.scan_every_minutes * rng.uniform(0.75, 1.25)), "scan", bot)
+        if self.plan is not None and bot.role == "driver" and self.plan.on_goal(bot, now):
+            return self._drive(bot, now)
         if rng.random() < self.settings.new_thread_share and bot.may_open():  # an account of askers' share opens
             blocked = self.policy.can_post(bot, now, "open")
             self._decided(now, bot, None, 0.0, "open", blocked or "joined", source="scan")
@@ -356,6 +406,34 @@ class Swarm:
             if jobs or match.score < self.settings.relevance_threshold:
                 return jobs
         return []
+
+    def _drive(self, bot: Bot, now: datetime) -> list[_Job]:
+        """A driver's on-goal scan: the thread its audience is expected in, which no driver has gone to yet."""
+        assert self.plan is not None
+        blocked = self.policy.can_post(bot, now)
+        target = None if blocked else self.plan.target(self.matcher, self.threads, now)
+        if target is None:
+            self._decided(now, bot, None, 0.0, "", blocked or "no_campaign_target", source="campaign")
+            return []
+        thread = self.threads[target.thread_id]
+        self.plan.driven.add(thread.id)
+        self._decided(now, bot, thread.id, target.score, target.reason, "joined", source="campaign")
+        bot.busy_until = now
+        thread.pending.add(bot.name)
+        return [_Job(now, bot, "reply", thread, target.score, target.reason, campaign=True)]
+
+    def _follow_driver(self, due: _Due) -> list[_Job]:
+        """An amplifier's turn to answer a driver's post, at the campaign's delay: it keeps no schedule of its own."""
+        bot, now = due.bot, due.at
+        assert bot is not None and due.follow is not None
+        thread, post_id = due.follow
+        blocked = "busy" if bot.busy_until is not None else None if bot.may_reply() else "reply_budget"
+        self._decided(now, bot, thread.id, 1.0, "follows a driver", blocked or "joined", source="campaign")
+        if blocked:
+            return []
+        bot.busy_until = now
+        thread.pending.add(bot.name)
+        return [_Job(now, bot, "reply", thread, 1.0, "follows a driver", campaign=True, target_id=post_id)]
 
     def _consider(self, bot: Bot, thread: ThreadState, score: float, reason: str, now: datetime, source: str) -> list[_Job]:
         decision = self.policy.decide(bot, thread, score, now, self.bot_accounts)
@@ -408,9 +486,10 @@ class Swarm:
         if written.source:
             extra["source"] = written.source  # the bank's record of the words: ground truth, never public
         try:
+            campaign = {"campaign": {"id": bot.campaign, "role": bot.role}} if pending.campaign else {}
             await self.forum(lambda: self.admin.record_provenance(
                 persona=bot.persona.name, run_id=self.run_id, generator=self.generator.name, action=written.act,
-                score=round(pending.score, 4), extra=extra, account_id=bot.account_id, idempotency_key=key))
+                score=round(pending.score, 4), extra=extra, account_id=bot.account_id, idempotency_key=key, **campaign))
             if thread is None:
                 made = await self.forum(lambda: account.create_thread(written.title or "", written.text,
                                                                      list(written.tags), idempotency_key=key, at=at))
@@ -439,10 +518,16 @@ class Swarm:
         origin: dict[str, Any] = {"source": written.source} if written.source else {}
         if written.sources:
             origin["sources"] = list(written.sources)  # forum threads the words were taken from (splice)
+        if pending.campaign:
+            origin |= {"campaign": bot.campaign, "role": bot.role}
         self.log.write("post", t=format_time(now), bot=bot.name, persona=bot.persona.name, thread=thread.id,
                        post_id=post["id"], parent_id=post.get("parent_id"), act=written.act, key=key,
                        score=round(pending.score, 4), chars=len(written.text), **origin)
         await self._reindex(thread)
+        if pending.campaign and bot.role == "driver" and self.plan is not None:
+            for amplifier in self.plan.followers():
+                self._schedule(self.plan.follow_at(amplifier, post["id"], now), "follow", amplifier,
+                               follow=(thread, post["id"]))
         return self._react(thread, now, "post")
 
     # -- phase 2: turns, concurrently -------------------------------------------------------------------
@@ -474,6 +559,8 @@ class Swarm:
     async def _reply(self, job: _Job) -> Written:
         bot, thread = job.bot, job.thread
         assert thread is not None
+        if job.campaign:
+            return self._on_side(job)
         target = thread.last_human_or_other(bot.account_id)
         if target is None:
             return Written("stay_silent", "")
@@ -486,6 +573,20 @@ class Swarm:
         options = tuple(Option(text.strip(), source) for text, source in turn.alternatives)
         return Written(turn.act, turn.text.strip(), parent_id=target.id, options=options, source=turn.source,
                        reason=turn.reason, sources=tuple(turn.sources))
+
+    def _on_side(self, job: _Job) -> Written:
+        """A campaign reply: the bank's human replies on the campaign's side that best fit the post it answers."""
+        thread, words = job.thread, self.campaign_words
+        assert thread is not None and words is not None
+        target = next((p for p in thread.posts if p.id == job.target_id), None) if job.target_id else \
+            thread.last_human_or_other(job.bot.account_id)
+        if target is None:
+            return Written("stay_silent", "")
+        act = "agree" if job.bot.role == "amplifier" else "reply"
+        options = words.options(target.body)
+        if not options:
+            return Written(act, "", reason="no_reply_on_side")
+        return Written(act, options[0].text, parent_id=target.id, options=options, source=options[0].source)
 
     async def _open(self, job: _Job) -> Written:
         bot = job.bot
@@ -507,7 +608,7 @@ class Swarm:
             self._failed(job.at, bot, thread_id, str(outcome))
             return
         self.tally.turns += 1
-        outcome = self._claimed(outcome)
+        outcome = self._claimed(outcome, job.campaign)
         reason = {"reason": outcome.reason} if not outcome.text and outcome.reason else {}
         self.log.write("turn", t=format_time(job.at), bot=bot.name, thread=thread_id, act=outcome.act, **reason)
         if not outcome.text:
@@ -516,17 +617,21 @@ class Swarm:
                 self.tally.skipped[outcome.reason] += 1
             self._release(bot, thread)
             return
-        rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
-        delay = bot.timing.reply_delay(rng, self._waited(thread, outcome, job.at), self.settings.scan_every_minutes)
-        post_at = job.at + timedelta(minutes=delay)
-        if not bot.timing.posts_at(post_at):  # the active hours ended while writing: the reply is never sent
+        following = job.campaign and job.target_id is not None  # an amplifier posts at the campaign's delay
+        if following:
+            post_at = job.at
+        else:
+            rng = draw(self.seed, "delay", bot.name, thread_id, job.at.isoformat())
+            delay = bot.timing.reply_delay(rng, self._waited(thread, outcome, job.at), self.settings.scan_every_minutes)
+            post_at = job.at + timedelta(minutes=delay)
+        if not following and not bot.timing.posts_at(post_at):  # the active hours ended while writing: the reply is never sent
             self.tally.skipped["asleep_before_posting"] += 1
             self.log.write("turn_dropped", t=format_time(post_at), bot=bot.name, thread=thread_id, reason="asleep")
             self._release(bot, thread)
             return
         bot.busy_until = post_at
         self._schedule(post_at, "post", bot,
-                       post=PendingPost(outcome, thread, job.score, job.reason or job.interest))
+                       post=PendingPost(outcome, thread, job.score, job.reason or job.interest, job.campaign))
 
     @staticmethod
     def _waited(thread: ThreadState | None, outcome: Written, now: datetime) -> float:
@@ -537,11 +642,12 @@ class Swarm:
             return 0.0
         return max(0.0, (now - parse_time(answered.created_at)).total_seconds() / 60)
 
-    def _claimed(self, outcome: Written) -> Written:
+    def _claimed(self, outcome: Written, campaign: bool = False) -> Written:
         """The first of a turn's offered replies still free, claimed in decision order so runs stay reproducible."""
         if not outcome.options or not outcome.text:
             return outcome
-        chosen = self.generator.claim(outcome.options)
+        words = self.campaign_words if campaign else None
+        chosen = words.claim(outcome.options) if words is not None else self.generator.claim(outcome.options)
         if chosen is None:
             return outcome.silent("reply_taken")
         return outcome.taking(chosen)

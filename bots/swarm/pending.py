@@ -55,3 +55,4 @@ class PendingPost:
     thread: ThreadState | None  # None: the post opens a new thread
     score: float
     interest: str
+    campaign: bool = False  # an on-goal post of a campaign account: its ground truth carries campaign and role

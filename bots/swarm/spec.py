@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bots.campaigns import Campaign
 from bots.dialogue.engine import Turn
 from bots.personas import Persona
+from bots.swarm.campaign import CampaignWords
 from bots.swarm.population import Population
 from bots.swarm.replay import ReplayPlan
 from bots.swarm.timing import PeopleTiming
@@ -37,6 +39,7 @@ class SwarmParts:
     embedder: Embedder
     index: ThreadIndex
     matcher: Matcher  # over ``index``: the swarm upserts the threads it sees there, the matcher reads them
+    campaign_words: CampaignWords | None = None  # a campaign's words: the bank's replies on its side
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,4 @@ class RunSpec:
     replay: ReplayPlan | None = None  # the people's posts, replayed at their own times beside the bots
     people: PeopleTiming | None = None  # the people's behaviour (swarm.behaviour: fitted)
     population: Population | None = None  # the people's accounts (swarm.population: people)
+    campaign: Campaign | None = None  # accounts that act together toward one end, beside the bots

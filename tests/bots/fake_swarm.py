@@ -22,7 +22,7 @@ from tests.conftest import ADMIN_TOKEN
 
 async def fake_swarm_run(settings: Settings, url: str, embedder, run_id: str, personas: list[Persona], *,
                          dialogue=None, generator=None, replay: ReplayPlan | None = None, hours: float = 8.0,
-                         bots: int = 8) -> SwarmResult:
+                         bots: int = 8, campaign=None, campaign_words=None) -> SwarmResult:
     generator = generator or FakeGenerator()
     async with ForumClient(url, ADMIN_TOKEN) as admin:
         if replay is not None:
@@ -31,9 +31,10 @@ async def fake_swarm_run(settings: Settings, url: str, embedder, run_id: str, pe
         index = new_index(settings.index, embedder)
         await asyncio.to_thread(add_threads, index, embedder, [threads[i].text() for i in sorted(threads)])
         matcher = Matcher(embedder, index, [p.profile() for p in personas])
-        parts = SwarmParts(dialogue or FakeDialogue(generator), generator, embedder, index, matcher)
+        parts = SwarmParts(dialogue or FakeDialogue(generator), generator, embedder, index, matcher,
+                           campaign_words=campaign_words)
         spec = RunSpec(settings.seed, run_id, Path(settings.swarm.log_dir) / f"{run_id}.jsonl", bots=bots,
-                       hours=hours, replay=replay, people=PeopleTiming.of(people_posts(threads, {})))
+                       hours=hours, replay=replay, people=PeopleTiming.of(people_posts(threads, {})), campaign=campaign)
         swarm = Swarm(admin, personas, threads, latest_seq, parts=parts, spec=spec, settings=settings.swarm,
                       progress=False)
         return await swarm.run()

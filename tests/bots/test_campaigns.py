@@ -7,7 +7,7 @@ import pytest
 from bots.campaigns import CampaignError, load_campaign, parse_campaign
 from tests.conftest import ROOT
 
-GOOD = {"id": "pods-push", "goal": {"topic": "coffee pods", "side": "pro"}, "audience": {"sites": ["coffee"]}}
+GOOD = {"id": "pods-push", "goal": {"topic": "coffee pods", "side": "pro"}, "audience": {"personas": ["home-barista"]}}
 
 
 def test_the_shipped_example_loads_and_splits_its_accounts_into_roles():
@@ -20,7 +20,7 @@ def test_the_shipped_example_loads_and_splits_its_accounts_into_roles():
     ({"acounts": 3}, "unknown key 'acounts'; did you mean 'accounts'?"),
     ({"roles": {"driver": 0.2, "booster": 0.8}}, "'booster' is not a role; the roles are driver, amplifier"),
     ({"roles": {"driver": 1.0}}, "roles: give a share for every role (amplifier missing)"),
-    ({"audience": {}}, "audience: the audience is empty; give sites"),
+    ({"audience": {}}, "audience: the audience is empty; give personas"),
     ({"goal": {"topic": "coffee pods", "side": "maybe"}}, "goal.side"),
     ({"id": "no spaces"}, "is not a campaign id"),
     ({"accounts": 1}, "accounts"),

@@ -85,3 +85,22 @@ def test_persona_file_errors_name_file_and_key(tmp_path, content, words):
     assert "p.yml" in str(info.value)
     for word in words:
         assert word in str(info.value)
+
+
+def test_an_audience_is_sent_to_the_threads_the_ranking_expects_it_in(seed_matcher):
+    matcher, topics = seed_matcher
+    scores = matcher.persona_scores(matcher.index.vectors([1]))[0]
+    assert [matcher.persona_names[i] for i in (-scores).argsort()[:3]] == [m.persona for m in matcher.personas_for(1, 3)]
+
+    targets = matcher.audience_threads(sorted(topics), personas=["espresso-nerd", "espresso-pragmatist"], top_k=3, k=8)
+    espresso = sum(topic == "espresso" for topic in topics.values())
+    assert {topics[t.thread_id] for t in targets[:espresso]} == {"espresso"}  # their own topic's threads come first
+    assert all(any(p in t.reason for p in ("espresso-nerd", "espresso-pragmatist")) for t in targets)
+    assert [t.score for t in targets] == sorted((t.score for t in targets), reverse=True)
+    # a thread where neither is in the top 3 is never a target, however many threads there are
+    assert all(set(t.reason.split(", ")) <= {"espresso-nerd", "espresso-pragmatist"} for t in targets)
+
+    by_interest = matcher.audience_threads(sorted(topics), interests=["sourdough starter and baking bread"], k=5)
+    assert topics[by_interest[0].thread_id] == "sourdough" and sum(topics[t.thread_id] == "sourdough" for t in by_interest) >= 3
+    with pytest.raises(UnknownPersona):
+        matcher.audience_threads(sorted(topics), personas=["nobody-here"])

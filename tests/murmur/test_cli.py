@@ -86,6 +86,12 @@ def test_swarm_refuses_what_it_must_not_do_in_one_line(tmp_path, monkeypatch):
     external.write_text("rasa:\n  url: http://127.0.0.1:5005\n")  # Ray workers start their own Rasa servers
     on_ray = CliRunner().invoke(cli, ["--config", str(external), "swarm", "--forum", f"http://127.0.0.1:{port}", "--ray"])
     assert on_ray.exit_code == 2 and "--ray" in on_ray.output and "rasa.url" in on_ray.output
+    campaign = tmp_path / "campaign.yml"
+    campaign.write_text("id: c1\ngoal: {topic: coffee pods, side: pro}\naudience: {personas: [espresso-nerd]}\n"
+                        "roles: {driver: 0.2, booster: 0.8}\n")
+    bad_campaign = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--campaign", str(campaign)])
+    assert bad_campaign.exit_code == 2 and "'booster' is not a role" in bad_campaign.output
+    assert str(campaign) in bad_campaign.output and "Traceback" not in bad_campaign.output
 
 
 def test_a_busy_port_is_one_line(tmp_path):
