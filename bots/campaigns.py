@@ -69,6 +69,8 @@ class Synchrony(_Strict):
 
     delay_s: float = Field(120.0, gt=0, le=7 * 86400)
     jitter_s: float = Field(30.0, ge=0, le=7 * 86400)
+    followers: int | None = Field(None, ge=1, description="amplifiers that follow each driver post, drawn from those "
+                                                          "that can still post (default: all of them)")
 
 
 class Campaign(_Strict):
@@ -81,7 +83,7 @@ class Campaign(_Strict):
     roles: dict[Literal["driver", "amplifier"], float] = Field(
         default_factory=lambda: {"driver": 0.2, "amplifier": 0.8},  # type: ignore[arg-type]
         description="each role's share of the accounts; every role gets at least one account")
-    synchrony: Synchrony = Synchrony(delay_s=120.0, jitter_s=30.0)
+    synchrony: Synchrony = Synchrony(delay_s=120.0, jitter_s=30.0, followers=None)
     organic_share: float = Field(0.3, ge=0, lt=1, description="share of each account's activity that is off-goal")
     personas: tuple[str, ...] = Field((), description="the personas the accounts speak as (default: the audience's "
                                                       "personas, else every persona of the run)")

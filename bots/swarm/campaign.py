@@ -14,7 +14,7 @@ account stays silent rather than say something else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -124,5 +124,12 @@ class CampaignPlan:
         delay = synchrony.delay_s + rng.uniform(-synchrony.jitter_s, synchrony.jitter_s)
         return posted + timedelta(seconds=max(MIN_FOLLOW_S, delay))
 
-    def followers(self) -> Iterable[Bot]:
-        return (bot for bot in self.amplifiers if bot.may_reply())
+    def followers(self, driver_post: int) -> list[Bot]:
+        """The amplifiers that follow this driver post: every one that can still post, or ``synchrony.followers``
+        of them drawn for the post (seeded)."""
+        able = [bot for bot in self.amplifiers if bot.may_reply()]
+        wanted = self.campaign.synchrony.followers
+        if wanted is None or wanted >= len(able):
+            return able
+        chosen = set(draw(self.seed, "campaign-followers", driver_post).sample(range(len(able)), wanted))
+        return [bot for i, bot in enumerate(able) if i in chosen]

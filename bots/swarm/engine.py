@@ -525,7 +525,7 @@ class Swarm:
                        score=round(pending.score, 4), chars=len(written.text), **origin)
         await self._reindex(thread)
         if pending.campaign and bot.role == "driver" and self.plan is not None:
-            for amplifier in self.plan.followers():
+            for amplifier in self.plan.followers(post["id"]):
                 self._schedule(self.plan.follow_at(amplifier, post["id"], now), "follow", amplifier,
                                follow=(thread, post["id"]))
         return self._react(thread, now, "post")

@@ -4,6 +4,7 @@ organic turns faked): where its drivers go, when its amplifiers follow, which wo
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ TOPIC = "coffee pods are as good as fresh beans"
 CAMPAIGN = {"id": "pods-push", "goal": {"topic": TOPIC, "side": "pro"},
             "audience": {"personas": ["espresso-nerd", "espresso-pragmatist"], "top_k": 3},
             "accounts": 5, "roles": {"driver": 0.2, "amplifier": 0.8},
-            "synchrony": {"delay_s": 120, "jitter_s": 30}, "organic_share": 0.2, "active_hours": 100_000}
+            "synchrony": {"delay_s": 120, "jitter_s": 30, "followers": 3}, "organic_share": 0.2, "active_hours": 100_000}
 ESPRESSO_THREADS = "SELECT id FROM threads WHERE tags LIKE '%espresso%'"
 
 
@@ -85,6 +86,8 @@ async def test_drivers_go_where_the_audience_is_expected_and_amplifiers_follow_w
 
     espresso = {row[0] for row in query(forum.db, ESPRESSO_THREADS)}
     assert sum(r["thread"] in espresso for r in drivers) / len(drivers) >= 0.8, "the audience's threads"
+    followers = Counter(post["parent_id"] for post in amplifiers)
+    assert max(followers.values()) <= 3, "synchrony.followers amplifiers per driver post, at most"
     for post in amplifiers:  # a reply to a driver's post, 120 s +- 30 s after it (seeded), never its own delay
         driver = posts[post["parent_id"]]
         assert driver["role"] == "driver" and driver["thread"] == post["thread"]
