@@ -108,6 +108,7 @@ class Truth:
     account_synthetic: np.ndarray  # bool, per Forum account
     post_synthetic: np.ndarray  # bool, per Forum post
     account_info: tuple[dict[str, str], ...]  # persona, run_id, generator, campaign_id, role (empty for people)
+    post_campaign: tuple[str, ...] = ()  # per Forum post: the campaign an on-goal post served ('' for every other)
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,7 @@ def load_dataset(folder: Path | str) -> Dataset:
 
     # post-level truth: post_labels.csv where it has a row, else the author's label
     post_synthetic = synthetic[forum.post_account].copy()
+    post_campaign = [""] * forum.n_posts
     if POST_LABELS in tables:
         path = folder / POST_LABELS
         rows = tables[POST_LABELS]
@@ -343,12 +345,13 @@ def load_dataset(folder: Path | str) -> Dataset:
             raise DatasetError(f"{path}: labels for {len(strangers)} post(s) not in {POSTS}: {_first(strangers)}")
         for post_id, row in zip(ids, rows):
             post_synthetic[post_index[post_id]] = _flag(row, path)
+            post_campaign[post_index[post_id]] = (row.get("campaign_id") or "").strip()
 
     info = {a: {k: (r.get(k) or "").strip() for k in ("persona", "run_id", "generator", "campaign_id", "role")}
             for a, r in zip(label_ids, label_rows)}
     sites = {a: (r.get("site") or "").strip() for a, r in zip(declared or [], tables.get(ACCOUNTS, []))}
     truth = Truth(account_synthetic=synthetic, post_synthetic=post_synthetic,
-                  account_info=tuple(info[a] if labels[a] else {} for a in account_ids))
+                  account_info=tuple(info[a] if labels[a] else {} for a in account_ids), post_campaign=tuple(post_campaign))
     return Dataset(
         path=folder,
         forum=forum,
