@@ -21,7 +21,7 @@ setup: $(STAMP) $(RASA_VENV)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,ray,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray,docs,reference]'
 	touch $(STAMP)
 
 # Every package pinned (a pip freeze), so the install is the same everywhere; ~2.5 min and ~2.7 GB the first time.
