@@ -43,7 +43,7 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
                     "SELECT p.id, p.author_id, CASE WHEN g.post_id IS NOT NULL OR ga.account_id IS NOT NULL THEN 1 ELSE 0 END, "
                     "coalesce(g.persona, ga.persona, ''), coalesce(g.run_id, ga.run_id, ''), "
                     "coalesce(g.generator, ga.generator, ''), coalesce(g.action, ''), g.score, "
-                    "coalesce(g.campaign_id, ga.campaign_id, ''), coalesce(g.role, ga.role, '') "
+                    "coalesce(g.campaign_id, ''), coalesce(g.role, '') "
                     "FROM posts p LEFT JOIN gt_posts g ON g.post_id = p.id "
                     "LEFT JOIN gt_accounts ga ON ga.account_id = p.author_id ORDER BY p.id"),
 }

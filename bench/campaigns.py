@@ -1,0 +1,171 @@
+"""Campaigns, measured by hand: `.venv/bin/python bench/campaigns.py [--quick] [--hours 24] [--bots 40]`.
+
+On the replayed corpus with its people (the demo's forum: every 6th thread of the shipped corpus, sites aligned,
+the people's posts replayed at their own times beside the bots; fitted behaviour, accounts shaped like the
+people's), one swarm run per cell of a sweep over the campaign's delay (2 min, 30 min, 6 h) and its size (5, 20,
+50 accounts), plus one plain swarm of the same accounts as the cost baseline. Every run starts from a copy of the
+same held forum, with the same seed. Per cell:
+
+- murmur's coordination detector (detection/coordination.py, one fixed configuration for every cell: nothing is
+  tuned on the cells it is judged on): account ROC-AUC, recall at 1% false-positive rate, cluster AMI against
+  campaign_id, weighted precision, and the false-positive rate on people who co-reply in bursts;
+- the reference detector, the outside coordination-network-toolkit, on the same export (co-reply, co-link and
+  co-similar networks in the same window, clustered the same way) for its AMI beside murmur's;
+- the shaping effect: the difference-in-differences of the share of others' posts on the campaign's side, its
+  target threads against matched controls (detection/shaping.py), with its interval;
+- the run's cost: actions per second against the plain swarm's.
+
+The campaign pushes one side of one topic that the reply bank holds replies on both sides of (chosen by the words
+the bank has, never by what the detector makes of them). Results go to var/bench-campaigns-POPULATION.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and bench/index.py would shadow the `index` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bots.campaigns import parse_campaign  # noqa: E402
+from bots.dialogue.stance import StanceReader  # noqa: E402
+from conversations.server import create_app  # noqa: E402
+from detection.coordination import evaluate, from_events, score  # noqa: E402
+from detection.dataset import load_dataset  # noqa: E402
+from detection.export import export_forum  # noqa: E402
+from detection.shaping import shaping_effect  # noqa: E402
+from detection.toolkit import toolkit_network  # noqa: E402
+from index.embedder import Embedder  # noqa: E402
+from murmur.assembly import run_swarm  # noqa: E402
+from murmur.config import parse_settings  # noqa: E402
+from murmur.demo import _hold, _replay_plan, personas_dir  # noqa: E402
+from murmur.serving import start_site  # noqa: E402
+from murmur.swarm_job import ForumAccess, SwarmJob  # noqa: E402
+
+DELAYS = (("2 min", 120.0), ("30 min", 1800.0), ("6 h", 21600.0))
+SIZES = (5, 20, 50)
+TOKEN = "bench-campaigns-admin-token-0123456789"
+GOAL = {"topic": "learning calculus by practice problems", "side": "pro"}
+AUDIENCE = {"personas": ["calculus-lecturer", "school-math-teacher"], "top_k": 3}
+FOLLOWERS = 4  # amplifiers per driver post, the same in every cell: a bigger campaign has more drivers, not louder ones
+
+
+def campaign_for(size: int, delay_s: float):
+    return parse_campaign({"id": f"c{size}-{int(delay_s)}", "goal": GOAL, "audience": AUDIENCE, "accounts": size,
+                           "synchrony": {"delay_s": delay_s, "jitter_s": delay_s / 4, "followers": FOLLOWERS},
+                           "organic_share": 0.3}, "bench")
+
+
+async def one_run(settings, held: Path, folder: Path, plan, run_id: str, embedder, campaign=None) -> dict:
+    """A swarm (with ``campaign``, if given) on a fresh copy of the held forum, exported for the detectors."""
+    db = folder / f"{run_id}.db"
+    shutil.copy(held, db)
+    runner, port = await start_site(create_app(settings.forum, db=db, admin_token=TOKEN), "127.0.0.1", 0)
+    try:
+        result = await run_swarm(settings, ForumAccess(f"http://127.0.0.1:{port}", TOKEN),
+                                 SwarmJob(run_id, personas_dir=personas_dir(settings), replay=plan, campaign=campaign),
+                                 embedder=embedder, progress=False, echo=lambda line: None)
+    finally:
+        await runner.cleanup()
+    dataset = folder / f"{run_id}-dataset"
+    export_forum(db, dataset)
+    tally = result.tally
+    actions = tally.decisions + tally.posts
+    log = [json.loads(line) for line in Path(result.log_path).open(encoding="utf-8")]
+    on_goal = sum(1 for r in log if r["kind"] == "post" and r.get("campaign"))
+    return {"run": run_id, "posts": tally.posts, "on_goal": on_goal, "decisions": tally.decisions, "wall_s": result.wall_seconds,
+            "actions_per_s": actions / max(result.wall_seconds, 1e-9), "dataset": str(dataset), "log": str(result.log_path)}
+
+
+def evaluate_run(dataset_dir: Path, *, window_s: float, seed: int, reference: bool) -> dict:
+    """murmur's detector, and the toolkit's networks clustered and scored the same way, on one export."""
+    dataset = load_dataset(dataset_dir)
+    started = time.perf_counter()
+    _, ours = evaluate(dataset, window_s=window_s, seed=seed)
+    figures: dict = {"murmur": ours.figures(), "murmur_s": time.perf_counter() - started}
+    if reference:
+        started = time.perf_counter()
+        events = toolkit_network(dataset, dataset_dir / "toolkit", window_s=window_s)
+        theirs = score(dataset, from_events(dataset.forum, events, seed=seed))
+        figures |= {"toolkit": theirs.figures(), "toolkit_s": time.perf_counter() - started}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one cell (2 min, 20 accounts) and the baseline")
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--bots", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--population", choices=["people", "persona"], default="people",
+                        help="accounts' volumes drawn from the people (most post once or twice), or the personas' own")
+    args = parser.parse_args()
+    settings = parse_settings({"seed": args.seed, "swarm": {"bots": args.bots, "hours": args.hours,
+                                                            "behaviour": "fitted", "population": args.population},
+                               "forum": {"limits": {"posts_per_minute": 100_000, "post_burst": 100_000}}})
+    cells = [(DELAYS[0], 20)] if args.quick else [(d, s) for d in DELAYS for s in SIZES]
+    embedder = Embedder(cache_path=ROOT / "var" / "embeddings.sqlite")
+    reader = StanceReader(embedder)
+    topic = embedder.embed_one(GOAL["topic"])
+
+    def side_of(texts: list[str]) -> list[str]:
+        return reader.sides(GOAL["topic"], texts, embedder.embed(texts) @ topic) if texts else []
+    out: dict = {"hours": args.hours, "bots": args.bots, "seed": args.seed, "population": args.population, "goal": GOAL,
+                 "cells": []}
+    with tempfile.TemporaryDirectory(prefix="murmur-campaigns-") as tmp:
+        folder = Path(tmp)
+        plan = _replay_plan(folder / "people.jsonl", args.hours)
+        held = folder / "held.db"
+        asyncio.run(_hold(held, plan, settings))
+        baseline = asyncio.run(one_run(settings, held, folder, plan, "plain", embedder))
+        print(f"plain swarm: {baseline['posts']} posts, {baseline['actions_per_s']:.1f} actions/s", flush=True)
+        out["baseline"] = baseline
+        for (label, delay_s), size in cells:
+            started = time.perf_counter()
+            campaign = campaign_for(size, delay_s)
+            ran = asyncio.run(one_run(settings, held, folder, plan, campaign.id, embedder, campaign))
+            figures = evaluate_run(Path(ran["dataset"]), window_s=600.0, seed=args.seed, reference=True)
+            shaped = shaping_effect(load_dataset(Path(ran["dataset"])), campaign.id, GOAL["side"], side_of,
+                                    seed=args.seed)
+            figures["shaping"] = {"effect": shaped.effect, "interval": shaped.interval, "pairs": shaped.pairs,
+                                  "replies_to_campaign": shaped.replies_to_campaign}
+            print("\n".join(shaped.lines()), flush=True)
+            cell = {"delay": label, "size": size, **ran, **figures,
+                    "cost_ratio": baseline["actions_per_s"] / max(ran["actions_per_s"], 1e-9)}
+            out["cells"].append(cell)
+            ours, theirs = figures["murmur"], figures.get("toolkit", {})
+            print(f"{label:>6} x {size:>2}: murmur AUC {ours['roc_auc']:.3f} AMI {ours['ami']:.3f} wP "
+                  f"{ours['weighted_precision']:.3f} recall@1%FPR {ours['recall_at_fpr']:.3f} burst FPR "
+                  f"{ours['burst_fpr']:.3f} | toolkit AUC {theirs.get('roc_auc', float('nan')):.3f} AMI "
+                  f"{theirs.get('ami', float('nan')):.3f} | {ran['posts']} posts, cost x{cell['cost_ratio']:.2f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    print_table(out)
+    report = ROOT / "var" / f"bench-campaigns-{args.population}.json"
+    report.write_text(json.dumps(out, indent=2, default=str))
+    print(f"results: {report}")
+
+
+def print_table(out: dict) -> None:
+    print("\n| delay | accounts | on-goal posts | murmur AUC | recall @1% FPR | AMI | weighted P | burst FPR | "
+          "toolkit AUC | toolkit AMI | shaping (95% CI) | cost x |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for c in out["cells"]:
+        m, t, sh = c["murmur"], c.get("toolkit", {}), c["shaping"]
+        print(f"| {c['delay']} | {c['size']} | {c.get('on_goal', '-')} | {m['roc_auc']:.3f} | {m['recall_at_fpr']:.3f} | "
+              f"{m['ami']:.3f} | {m['weighted_precision']:.3f} | {m['burst_fpr']:.3f} | {t.get('roc_auc', float('nan')):.3f} | "
+              f"{t.get('ami', float('nan')):.3f} | {sh['effect']:+.3f} ({sh['interval'][0]:+.3f}..{sh['interval'][1]:+.3f}) | "
+              f"{c['cost_ratio']:.2f} |")
+    wins = sum(c["murmur"]["ami"] > c.get("toolkit", {}).get("ami", float("inf")) for c in out["cells"])
+    print(f"murmur's AMI above the toolkit's in {wins} of {len(out['cells'])} cells")
+
+
+if __name__ == "__main__":
+    main()
