@@ -9,6 +9,8 @@ same held forum, with the same seed. Per cell:
 - murmur's coordination detector (detection/coordination.py, one fixed configuration for every cell: nothing is
   tuned on the cells it is judged on): account ROC-AUC, recall at 1% false-positive rate, cluster AMI against
   campaign_id, weighted precision, and the false-positive rate on people who co-reply in bursts;
+- time to detection: after how many of its on-goal posts (and forum hours) at least three of its accounts score
+  above the people's top 1% (detection.coordination.time_to_detection);
 - the reference detector, the outside coordination-network-toolkit, on the same export (co-reply, co-link and
   co-similar networks in the same window, clustered the same way) for its AMI beside murmur's;
 - the shaping effect: the difference-in-differences of the share of others' posts on the campaign's side, its
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bots.campaigns import parse_campaign  # noqa: E402
 from bots.dialogue.stance import StanceReader  # noqa: E402
 from conversations.server import create_app  # noqa: E402
-from detection.coordination import evaluate, from_events, score  # noqa: E402
+from detection.coordination import evaluate, from_events, score, time_to_detection  # noqa: E402
 from detection.dataset import load_dataset  # noqa: E402
 from detection.export import export_forum  # noqa: E402
 from detection.shaping import shaping_effect  # noqa: E402
@@ -91,6 +93,9 @@ def evaluate_run(dataset_dir: Path, *, window_s: float, seed: int, reference: bo
     started = time.perf_counter()
     _, ours = evaluate(dataset, window_s=window_s, seed=seed)
     figures: dict = {"murmur": ours.figures(), "murmur_s": time.perf_counter() - started}
+    campaign = next(c for c in dataset.truth.post_campaign if c)
+    found = time_to_detection(dataset, campaign, window_s=window_s, seed=seed)
+    figures["detected_after"] = {"posts": found.posts, "hours": found.hours, "of_posts": found.of_posts}
     if reference:
         started = time.perf_counter()
         events = toolkit_network(dataset, dataset_dir / "toolkit", window_s=window_s)
@@ -153,14 +158,22 @@ def main() -> None:
     print(f"results: {report}")
 
 
+def _detected(cell: dict) -> str:
+    found = cell["detected_after"]
+    if found["posts"] is None:
+        return f"never ({found['of_posts']} posts)"
+    return f"{found['posts']} of {found['of_posts']} posts, {found['hours']:.1f} h"
+
+
 def print_table(out: dict) -> None:
     print("\n| delay | accounts | on-goal posts | murmur AUC | recall @1% FPR | AMI | weighted P | burst FPR | "
-          "toolkit AUC | toolkit AMI | shaping (95% CI) | cost x |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "detected after | toolkit AUC | toolkit AMI | shaping (95% CI) | cost x |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in out["cells"]:
         m, t, sh = c["murmur"], c.get("toolkit", {}), c["shaping"]
         print(f"| {c['delay']} | {c['size']} | {c.get('on_goal', '-')} | {m['roc_auc']:.3f} | {m['recall_at_fpr']:.3f} | "
-              f"{m['ami']:.3f} | {m['weighted_precision']:.3f} | {m['burst_fpr']:.3f} | {t.get('roc_auc', float('nan')):.3f} | "
+              f"{m['ami']:.3f} | {m['weighted_precision']:.3f} | {m['burst_fpr']:.3f} | {_detected(c)} | "
+              f"{t.get('roc_auc', float('nan')):.3f} | "
               f"{t.get('ami', float('nan')):.3f} | {sh['effect']:+.3f} ({sh['interval'][0]:+.3f}..{sh['interval'][1]:+.3f}) | "
               f"{c['cost_ratio']:.2f} |")
     wins = sum(c["murmur"]["ami"] > c.get("toolkit", {}).get("ami", float("inf")) for c in out["cells"])

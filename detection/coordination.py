@@ -296,3 +296,51 @@ def evaluate(dataset: Dataset, *, window_s: float = WINDOW_S, seed: int = 0) -> 
     found = traces(dataset.forum, window_s)
     result = detect(dataset.forum, window_s=window_s, seed=seed, found=found)
     return result, score(dataset, result, found)
+
+
+# -- time to detection ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Detected:
+    """When the detector first flags a campaign: after how many of its on-goal posts, and how long after its first."""
+
+    campaign_id: str
+    posts: int | None  # None: never, over the whole forum
+    hours: float | None
+    of_posts: int  # its on-goal posts in all
+
+
+def prefix(dataset: Dataset, until: float) -> Forum:
+    """The forum as it stood at ``until``: the posts made by then (every account kept, so indexes stay the same)."""
+    forum = dataset.forum
+    keep = np.flatnonzero(forum.post_time <= until)
+    renumber = np.full(forum.n_posts, -1)
+    renumber[keep] = np.arange(len(keep))
+    parents = forum.post_parent[keep]
+    return Forum(forum.account_ids, forum.thread_ids, forum.thread_titles, tuple(forum.post_ids[p] for p in keep),
+                 forum.post_account[keep], forum.post_thread[keep],
+                 np.where(parents >= 0, renumber[np.maximum(parents, 0)], -1), forum.post_time[keep],
+                 tuple(forum.post_body[p] for p in keep), forum.has_threads, forum.has_text)
+
+
+def time_to_detection(dataset: Dataset, campaign_id: str, *, window_s: float = WINDOW_S, checkpoints: int = 20,
+                      seed: int = 0) -> Detected:
+    """The first of up to ``checkpoints`` moments (after the campaign's k-th on-goal post) at which at least
+    ``MIN_CLUSTER`` of its accounts score above what the top 1% of the people scored by then."""
+    truth = dataset.truth
+    times = np.sort(dataset.forum.post_time[[c == campaign_id for c in truth.post_campaign]]) \
+        if truth.post_campaign else np.array([])
+    if not len(times):
+        raise NoCampaigns(f"{dataset.path}: no post of campaign {campaign_id!r} in post_labels.csv; run a swarm with "
+                          "--campaign FILE, then murmur export")
+    members = np.array([info.get("campaign_id") == campaign_id for info in truth.account_info])
+    people = ~truth.account_synthetic
+    steps = sorted({int(k) for k in np.linspace(1, len(times), min(checkpoints, len(times)))})
+    for k in steps:
+        forum = prefix(dataset, float(times[k - 1]))
+        scores = detect(forum, window_s=window_s, seed=seed).scores
+        bar = float(np.quantile(scores[people], 1 - FPR)) if people.any() else 0.0
+        if np.count_nonzero(scores[members] > bar) >= MIN_CLUSTER:
+            return Detected(campaign_id, k, float(times[k - 1] - times[0]) / 3600, len(times))
+    return Detected(campaign_id, None, None, len(times))

@@ -107,3 +107,15 @@ def test_the_toolkit_reads_the_export_and_finds_the_same_campaign(tmp_path):
     names = dataset.forum.account_ids
     a1, a3 = names.index("a1"), names.index("a3")
     assert events[(min(a1, a3), max(a1, a3))] >= 6  # co-reply and co-link, by its own counting
+
+
+def test_the_campaign_is_flagged_before_its_last_post_and_the_forum_is_cut_at_each_moment():
+    from detection.coordination import prefix, time_to_detection
+
+    dataset = _forum()
+    cut = prefix(dataset, float(np.median(dataset.forum.post_time)))
+    assert cut.n_posts < dataset.forum.n_posts and (cut.post_parent < cut.n_posts).all()
+    assert all(cut.post_ids[p] == dataset.forum.post_ids[int(cut.post_ids[p])] for p in range(cut.n_posts))
+    found = time_to_detection(dataset, "c1", window_s=600, seed=1)
+    assert found.of_posts == 30 and found.posts is not None and found.posts <= 10, "within its first two waves"
+    assert found.hours is not None and 0 < found.hours < 7  # the second wave comes 6 h after the first
