@@ -93,9 +93,10 @@ def evaluate_run(dataset_dir: Path, *, window_s: float, seed: int, reference: bo
     started = time.perf_counter()
     _, ours = evaluate(dataset, window_s=window_s, seed=seed)
     figures: dict = {"murmur": ours.figures(), "murmur_s": time.perf_counter() - started}
-    campaign = next(c for c in dataset.truth.post_campaign if c)
-    found = time_to_detection(dataset, campaign, window_s=window_s, seed=seed)
-    figures["detected_after"] = {"posts": found.posts, "hours": found.hours, "of_posts": found.of_posts}
+    campaign = next((c for c in dataset.truth.post_campaign if c), None)
+    found = time_to_detection(dataset, campaign, window_s=window_s, seed=seed) if campaign else None
+    figures["detected_after"] = {"posts": found.posts if found else None, "hours": found.hours if found else None,
+                                 "of_posts": found.of_posts if found else 0}
     if reference:
         started = time.perf_counter()
         events = toolkit_network(dataset, dataset_dir / "toolkit", window_s=window_s)
@@ -138,11 +139,15 @@ def main() -> None:
             campaign = campaign_for(size, delay_s)
             ran = asyncio.run(one_run(settings, held, folder, plan, campaign.id, embedder, campaign))
             figures = evaluate_run(Path(ran["dataset"]), window_s=600.0, seed=args.seed, reference=True)
-            shaped = shaping_effect(load_dataset(Path(ran["dataset"])), campaign.id, GOAL["side"], side_of,
-                                    seed=args.seed)
-            figures["shaping"] = {"effect": shaped.effect, "interval": shaped.interval, "pairs": shaped.pairs,
-                                  "replies_to_campaign": shaped.replies_to_campaign}
-            print("\n".join(shaped.lines()), flush=True)
+            if ran["on_goal"]:
+                shaped = shaping_effect(load_dataset(Path(ran["dataset"])), campaign.id, GOAL["side"], side_of,
+                                        seed=args.seed)
+                figures["shaping"] = {"effect": shaped.effect, "interval": shaped.interval, "pairs": shaped.pairs,
+                                      "replies_to_campaign": shaped.replies_to_campaign}
+                print("\n".join(shaped.lines()), flush=True)
+            else:  # its accounts never found a thread awake, or words on its side: nothing to shape with
+                figures["shaping"] = {"effect": float("nan"), "interval": (float("nan"), float("nan")), "pairs": 0,
+                                      "replies_to_campaign": 0}
             cell = {"delay": label, "size": size, **ran, **figures,
                     "cost_ratio": baseline["actions_per_s"] / max(ran["actions_per_s"], 1e-9)}
             out["cells"].append(cell)
