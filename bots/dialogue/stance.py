@@ -266,13 +266,6 @@ class TopicOnlyReader:
     def __init__(self, embedder: Embedder, *, threshold: float = TOPIC_ONLY_THRESHOLD) -> None:
         self._finder = _TopicFinder(embedder, threshold)
 
-    def sides(self, topic: str, texts: Sequence[str], similarities: np.ndarray) -> list[str]:
-        """``side`` for many texts at once (their cosines to ``topic`` given): how a campaign reads a whole bank."""
-        if not len(texts):
-            return []
-        found = self._model.predict(self._features(list(texts), [topic] * len(texts), np.asarray(similarities)))
-        return ["none" if not text.strip() else str(side) for text, side in zip(texts, found)]
-
     def stance(self, persona: Persona, text: str) -> str:
         found = self._finder.find(persona, text)
         if found is None:
@@ -315,7 +308,7 @@ class StanceReader:
             return "none"
         if similarity is None:
             similarity = float(self.embedder.embed_one(text) @ self.embedder.embed_one(topic))
-        return str(self._model.predict(self._features([text], [topic], np.array([similarity])))[0])
+        return self.sides(topic, [text], np.array([similarity]))[0]
 
     def sides(self, topic: str, texts: Sequence[str], similarities: np.ndarray) -> list[str]:
         """``side`` for many texts at once (their cosines to ``topic`` given): how a campaign reads a whole bank."""
