@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -60,6 +61,11 @@ def toolkit_network(dataset: Dataset, folder: Path | str, *, window_s: float) ->
     index = {account: n for n, account in enumerate(dataset.forum.account_ids)}
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
         preprocess.preprocess_csv_files(db, [str(csv_path)])
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        # its loader splits an empty urls cell into [""]: every post without a link would share the link "" and
+        # tie everyone who posted without one into its co-link network
+        conn.execute("DELETE FROM message_url WHERE url = ''")
+    with contextlib.redirect_stdout(io.StringIO()):
         compute_networks.compute_co_reply_network(db, window_s, n_threads=1)
         compute_networks.compute_co_link_network(db, window_s, n_threads=1)
         compute_networks.compute_co_similar_tweet(db, window_s, n_threads=1, similarity_threshold=SIMILARITY)

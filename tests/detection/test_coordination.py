@@ -107,6 +107,10 @@ def test_the_toolkit_reads_the_export_and_finds_the_same_campaign(tmp_path):
     names = dataset.forum.account_ids
     a1, a3 = names.index("a1"), names.index("a3")
     assert events[(min(a1, a3), max(a1, a3))] >= 6  # co-reply and co-link, by its own counting
+    with sqlite3.connect(tmp_path / "toolkit.db") as db:
+        links = db.execute("SELECT user_1, user_2 FROM co_link_network WHERE user_1 != user_2").fetchall()
+    campaign = set(DRIVERS + AMPLIFIERS)
+    assert links and all({a, b} <= campaign for a, b in links), "only the campaign shares a link; no link is no tie"
 
 
 def test_the_campaign_is_flagged_before_its_last_post_and_the_forum_is_cut_at_each_moment():
