@@ -128,6 +128,8 @@ def main() -> None:
                  "cells": []}
     with tempfile.TemporaryDirectory(prefix="murmur-campaigns-") as tmp:
         folder = Path(tmp)
+        # its own run logs: a run id (plain, c20-120, ...) is the same in every bench run
+        settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"log_dir": folder / "runs"})})
         plan = _replay_plan(folder / "people.jsonl", args.hours)
         held = folder / "held.db"
         asyncio.run(_hold(held, plan, settings))

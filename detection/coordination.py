@@ -275,7 +275,7 @@ def score(dataset: Dataset, result: Coordination, found: Traces | None = None) -
     sizes = [len(c) for c in result.clusters]
     pure = [Counter(labels[a] or None for a in c).most_common(1)[0] for c in result.clusters]
     weighted = sum(n for (label, n) in pure if label) / sum(sizes) if sizes else 0.0
-    people_bursts = _burst_people(dataset, truth, found)
+    people_bursts = _burst_people(dataset, found)
     return CoordinationScore(
         accounts=len(labels), campaign_accounts=int(truth.sum()), roc_auc=auc, recall_at_fpr=at_fpr,
         precision=float(truth[in_cluster].mean()) if in_cluster.any() else 0.0,
@@ -284,7 +284,7 @@ def score(dataset: Dataset, result: Coordination, found: Traces | None = None) -
         burst_fpr=float(np.mean([in_cluster[a] for a in people_bursts])) if people_bursts else 0.0)
 
 
-def _burst_people(dataset: Dataset, truth: np.ndarray, found: Traces | None) -> list[int]:
+def _burst_people(dataset: Dataset, found: Traces | None) -> list[int]:
     synthetic = dataset.truth.account_synthetic
     replies = found.co_reply if found is not None else co_reply(dataset.forum)
     return sorted({a for pair in replies for a in pair if not synthetic[pair[0]] and not synthetic[pair[1]]})

@@ -66,6 +66,15 @@ def _thread_sites(dataset: Dataset) -> list[str]:
     return sites
 
 
+def _times_by_thread(forum) -> dict[int, np.ndarray]:
+    """Each thread's post times, sorted: what "posts before a moment" is read from, once."""
+    order = np.argsort(forum.post_time, kind="stable")
+    grouped: dict[int, list[float]] = {}
+    for post in order:
+        grouped.setdefault(int(forum.post_thread[post]), []).append(float(forum.post_time[post]))
+    return {thread: np.array(grouped.get(thread, [])) for thread in range(len(forum.thread_ids))}
+
+
 def _match(dataset: Dataset, campaign: np.ndarray, targets: dict[int, float]) -> list[tuple[int, int, float]]:
     """(target, control, moment) pairs: the closest untouched thread of the same site in age and earlier activity."""
     forum = dataset.forum
@@ -74,15 +83,16 @@ def _match(dataset: Dataset, campaign: np.ndarray, targets: dict[int, float]) ->
     opened = np.full(len(forum.thread_ids), np.inf)
     np.minimum.at(opened, forum.post_thread, forum.post_time)
     free = {t for t in range(len(forum.thread_ids)) if t not in touched}
+    times = _times_by_thread(forum)
     pairs = []
     for target, moment in sorted(targets.items(), key=lambda item: (item[1], item[0])):
-        before = np.count_nonzero((forum.post_thread == target) & (forum.post_time < moment))
+        before = int(np.searchsorted(times[target], moment))  # its posts before the campaign came
         age = moment - opened[target]
         best, best_distance = None, math.inf
         for control in sorted(free):
             if sites[control] != sites[target] or opened[control] >= moment:
                 continue
-            earlier = np.count_nonzero((forum.post_thread == control) & (forum.post_time < moment))
+            earlier = int(np.searchsorted(times[control], moment))
             distance = abs(math.log1p(earlier) - math.log1p(before)) + abs((moment - opened[control]) - age) / (age + 86400)
             if distance < best_distance:
                 best, best_distance = control, distance
@@ -111,14 +121,16 @@ def shaping_effect(dataset: Dataset, campaign_id: str, side: str, side_of: Calla
     read = [p for p in np.flatnonzero(others) if int(forum.post_thread[p]) in in_pairs]
     sides = dict(zip(read, side_of([forum.post_body[p] for p in read])))
     # per pair and group: (on-side, all) before and after the moment
+    posts_of: dict[int, list[int]] = {}
+    for post in read:
+        posts_of.setdefault(int(forum.post_thread[post]), []).append(post)
     counts = np.zeros((len(pairs), 2, 2, 2))  # pair, target/control, before/after, on-side/all
     for i, (target, control, moment) in enumerate(pairs):
         for group, thread in enumerate((target, control)):
-            for post in read:
-                if int(forum.post_thread[post]) == thread:
-                    after = int(forum.post_time[post] >= moment)
-                    counts[i, group, after, 0] += sides[post] == side
-                    counts[i, group, after, 1] += 1
+            for post in posts_of.get(thread, ()):
+                after = int(forum.post_time[post] >= moment)
+                counts[i, group, after, 0] += sides[post] == side
+                counts[i, group, after, 1] += 1
     campaign_ids = set(np.flatnonzero(campaign).tolist())
     replies = int(sum(1 for p in np.flatnonzero(others) if int(forum.post_parent[p]) in campaign_ids))
     shares = _shares(counts.sum(axis=0))

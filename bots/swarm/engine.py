@@ -36,7 +36,7 @@ import numpy as np
 
 from bots.personas import Persona
 from bots.settings import SwarmSettings
-from bots.swarm.bots import Bot, make_bots
+from bots.swarm.bots import HANDLE_MAX, Bot, make_bots
 from bots.swarm.campaign import CampaignPlan
 from bots.swarm.clock import Clock, SimulatedClock, WallClock
 from bots.swarm.errors import SwarmError
@@ -286,10 +286,10 @@ class Swarm:
                 return (population.handle(draw(self.seed, "campaign-handle", campaign.id, i), self._handles_used),
                         population.budget(draw(self.seed, "campaign-budget", campaign.id, i)))
             base, n = personas[i % len(personas)].name, 2
-            while f"{base[:36]}-{n}" in taken:
+            while (name := f"{base[:HANDLE_MAX - len(str(n)) - 1]}-{n}") in taken:
                 n += 1
-            taken.add(f"{base[:36]}-{n}")
-            return f"{base[:36]}-{n}", None
+            taken.add(name)
+            return name, None
 
         plan = CampaignPlan(campaign, self.seed)
         made = make_bots(personas, campaign.accounts, self._timing_for, account)  # type: ignore[arg-type]
