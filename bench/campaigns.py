@@ -7,8 +7,9 @@ people's), one swarm run per cell of a sweep over the campaign's delay (2 min, 3
 same held forum, with the same seed. Per cell:
 
 - murmur's coordination detector (detection/coordination.py, one fixed configuration for every cell: nothing is
-  tuned on the cells it is judged on): account ROC-AUC, recall at 1% false-positive rate, cluster AMI against
-  campaign_id, weighted precision, and the false-positive rate on people who co-reply in bursts;
+  tuned on the cells it is judged on), with co-stance read on the goal's topic (the analyst names the contested
+  topic, never who is in the campaign) and without it: account ROC-AUC, recall at 1% false-positive rate, cluster
+  AMI against campaign_id, weighted precision, and the false-positive rate on people who co-reply in bursts;
 - time to detection: after how many of its on-goal posts (and forum hours) at least three of its accounts score
   above the people's top 1% (detection.coordination.time_to_detection);
 - the reference detector, the outside coordination-network-toolkit, on the same export (co-reply, co-link and
@@ -38,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bots.campaigns import parse_campaign  # noqa: E402
-from bots.dialogue.stance import StanceReader  # noqa: E402
 from conversations.server import create_app  # noqa: E402
 from detection.coordination import evaluate, from_events, score, time_to_detection  # noqa: E402
 from detection.dataset import load_dataset  # noqa: E402
@@ -47,6 +47,7 @@ from detection.shaping import shaping_effect  # noqa: E402
 from detection.toolkit import toolkit_network  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from murmur.assembly import run_swarm  # noqa: E402
+from murmur.campaign_report import stance_reader_sides  # noqa: E402
 from murmur.config import parse_settings  # noqa: E402
 from murmur.demo import _hold, _replay_plan, personas_dir  # noqa: E402
 from murmur.serving import start_site  # noqa: E402
@@ -57,6 +58,7 @@ SIZES = (5, 20, 50)
 TOKEN = "bench-campaigns-admin-token-0123456789"
 GOAL = {"topic": "learning calculus by practice problems", "side": "pro"}
 AUDIENCE = {"personas": ["calculus-lecturer", "school-math-teacher"], "top_k": 3}
+AMI_MARGIN = 0.05  # a cell counts as murmur's only when its AMI is this much above the toolkit's
 FOLLOWERS = 4  # amplifiers per driver post, the same in every cell: a bigger campaign has more drivers, not louder ones
 
 
@@ -87,14 +89,17 @@ async def one_run(settings, held: Path, folder: Path, plan, run_id: str, embedde
             "actions_per_s": actions / max(result.wall_seconds, 1e-9), "dataset": str(dataset), "log": str(result.log_path)}
 
 
-def evaluate_run(dataset_dir: Path, *, window_s: float, seed: int, reference: bool) -> dict:
-    """murmur's detector, and the toolkit's networks clustered and scored the same way, on one export."""
+def evaluate_run(dataset_dir: Path, *, window_s: float, seed: int, reference: bool, side_of) -> dict:
+    """murmur's detector (with co-stance on the goal's topic, and without), and the toolkit's networks clustered and
+    scored the same way, on one export."""
     dataset = load_dataset(dataset_dir)
     started = time.perf_counter()
-    _, ours = evaluate(dataset, window_s=window_s, seed=seed)
-    figures: dict = {"murmur": ours.figures(), "murmur_s": time.perf_counter() - started}
+    sides = side_of(list(dataset.forum.post_body))
+    _, ours = evaluate(dataset, window_s=window_s, seed=seed, sides=sides)
+    figures: dict = {"murmur": ours.figures(), "murmur_s": time.perf_counter() - started,
+                     "murmur_no_stance": evaluate(dataset, window_s=window_s, seed=seed)[1].figures()}
     campaign = next((c for c in dataset.truth.post_campaign if c), None)
-    found = time_to_detection(dataset, campaign, window_s=window_s, seed=seed) if campaign else None
+    found = time_to_detection(dataset, campaign, window_s=window_s, seed=seed, sides=sides) if campaign else None
     figures["detected_after"] = {"posts": found.posts if found else None, "hours": found.hours if found else None,
                                  "of_posts": found.of_posts if found else 0}
     if reference:
@@ -119,11 +124,7 @@ def main() -> None:
                                "forum": {"limits": {"posts_per_minute": 100_000, "post_burst": 100_000}}})
     cells = [(DELAYS[0], 20)] if args.quick else [(d, s) for d in DELAYS for s in SIZES]
     embedder = Embedder(cache_path=ROOT / "var" / "embeddings.sqlite")
-    reader = StanceReader(embedder)
-    topic = embedder.embed_one(GOAL["topic"])
-
-    def side_of(texts: list[str]) -> list[str]:
-        return reader.sides(GOAL["topic"], texts, embedder.embed(texts) @ topic) if texts else []
+    side_of = stance_reader_sides(embedder, GOAL["topic"])  # the analyst names the contested topic, not who
     out: dict = {"hours": args.hours, "bots": args.bots, "seed": args.seed, "population": args.population, "goal": GOAL,
                  "cells": []}
     with tempfile.TemporaryDirectory(prefix="murmur-campaigns-") as tmp:
@@ -140,7 +141,7 @@ def main() -> None:
             started = time.perf_counter()
             campaign = campaign_for(size, delay_s)
             ran = asyncio.run(one_run(settings, held, folder, plan, campaign.id, embedder, campaign))
-            figures = evaluate_run(Path(ran["dataset"]), window_s=600.0, seed=args.seed, reference=True)
+            figures = evaluate_run(Path(ran["dataset"]), window_s=600.0, seed=args.seed, reference=True, side_of=side_of)
             if ran["on_goal"]:
                 shaped = shaping_effect(load_dataset(Path(ran["dataset"])), campaign.id, GOAL["side"], side_of,
                                         seed=args.seed)
@@ -153,8 +154,9 @@ def main() -> None:
             cell = {"delay": label, "size": size, **ran, **figures,
                     "cost_ratio": baseline["actions_per_s"] / max(ran["actions_per_s"], 1e-9)}
             out["cells"].append(cell)
-            ours, theirs = figures["murmur"], figures.get("toolkit", {})
-            print(f"{label:>6} x {size:>2}: murmur AUC {ours['roc_auc']:.3f} AMI {ours['ami']:.3f} wP "
+            ours, theirs, plain = figures["murmur"], figures.get("toolkit", {}), figures["murmur_no_stance"]
+            print(f"{label:>6} x {size:>2}: murmur AUC {ours['roc_auc']:.3f} AMI {ours['ami']:.3f} (without co-stance "
+                  f"{plain['roc_auc']:.3f} / {plain['ami']:.3f}) wP "
                   f"{ours['weighted_precision']:.3f} recall@1%FPR {ours['recall_at_fpr']:.3f} burst FPR "
                   f"{ours['burst_fpr']:.3f} | toolkit AUC {theirs.get('roc_auc', float('nan')):.3f} AMI "
                   f"{theirs.get('ami', float('nan')):.3f} | {ran['posts']} posts, cost x{cell['cost_ratio']:.2f} "
@@ -173,18 +175,23 @@ def _detected(cell: dict) -> str:
 
 
 def print_table(out: dict) -> None:
-    print("\n| delay | accounts | on-goal posts | murmur AUC | recall @1% FPR | AMI | weighted P | burst FPR | "
-          "detected after | toolkit AUC | toolkit AMI | shaping (95% CI) | cost x |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| delay | accounts | on-goal posts | murmur AUC | recall @1% FPR | AMI | AUC / AMI without co-stance | "
+          "weighted P | burst FPR | detected after | toolkit AUC | toolkit AMI | shaping (95% CI) | cost x |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in out["cells"]:
-        m, t, sh = c["murmur"], c.get("toolkit", {}), c["shaping"]
+        m, t, sh, n = c["murmur"], c.get("toolkit", {}), c["shaping"], c.get("murmur_no_stance", {})
         print(f"| {c['delay']} | {c['size']} | {c.get('on_goal', '-')} | {m['roc_auc']:.3f} | {m['recall_at_fpr']:.3f} | "
-              f"{m['ami']:.3f} | {m['weighted_precision']:.3f} | {m['burst_fpr']:.3f} | {_detected(c)} | "
+              f"{m['ami']:.3f} | {n.get('roc_auc', float('nan')):.3f} / {n.get('ami', float('nan')):.3f} | "
+              f"{m['weighted_precision']:.3f} | {m['burst_fpr']:.3f} | {_detected(c)} | "
               f"{t.get('roc_auc', float('nan')):.3f} | "
               f"{t.get('ami', float('nan')):.3f} | {sh['effect']:+.3f} ({sh['interval'][0]:+.3f}..{sh['interval'][1]:+.3f}) | "
               f"{c['cost_ratio']:.2f} |")
-    wins = sum(c["murmur"]["ami"] > c.get("toolkit", {}).get("ami", float("inf")) for c in out["cells"])
-    print(f"murmur's AMI above the toolkit's in {wins} of {len(out['cells'])} cells")
+    def beats(ours) -> int:  # by more than a margin: two AMIs near 0 differ by noise, not by detection
+        return sum(ours(c) > c.get("toolkit", {}).get("ami", float("inf")) + AMI_MARGIN for c in out["cells"])
+    wins = beats(lambda c: c["murmur"]["ami"])
+    plain = beats(lambda c: c.get("murmur_no_stance", {}).get("ami", -1.0))
+    print(f"murmur's AMI above the toolkit's by more than {AMI_MARGIN} in {wins} of {len(out['cells'])} cells "
+          f"({plain} without co-stance, on the same traces the toolkit builds)")
 
 
 if __name__ == "__main__":

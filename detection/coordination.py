@@ -9,10 +9,12 @@ Traces are what coordination detectors in the field build networks from (Pacheco
   other's, so a link shared together again days later counts again;
 - **near-duplicate text**: two posts whose character 3-5-gram TF-IDF cosine is at least 0.8, any time apart
   (campaigns reuse text). murmur's own campaigns never do, since each bank reply is used once a run, but other
-  operators' do.
-
-Co-stance (the same side in the same threads) is not a trace yet: the stance reader lives with the bots, and
-detection imports nothing of theirs.
+  operators' do;
+- **co-stance**: both took the same side, in the same thread, within ``window_s`` of each other; one co-event per
+  thread and side. The sides are read by the caller on a topic the analyst names (the contested one), one per post
+  (``pro``, ``con``, or ``none`` for a post not about it): the stance reader lives with the bots, and detection
+  imports nothing of theirs (``murmur campaign report --stance-topic`` wires it). A burst of people arguing in a
+  hot thread takes both sides; a campaign takes one.
 
 The traces are fused into one account network: a pair's weight is its co-events summed over the traces, divided by
 the square root of the two accounts' post counts (so two prolific accounts do not meet by volume alone). An
@@ -27,8 +29,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -59,9 +61,14 @@ class Traces:
     co_reply: Counter[Pair]
     co_link: Counter[Pair]
     near_duplicate: Counter[Pair]
+    co_stance: Counter[Pair] = field(default_factory=Counter)
 
     def events(self) -> Counter[Pair]:
-        return self.co_reply + self.co_link + self.near_duplicate
+        return self.co_reply + self.co_link + self.near_duplicate + self.co_stance
+
+    def counts(self) -> dict[str, int]:
+        """Co-events per trace, for a report."""
+        return {name: sum(getattr(self, name).values()) for name in ("co_reply", "co_link", "near_duplicate", "co_stance")}
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,24 @@ def near_duplicates(forum: Forum, threshold: float = NEAR_DUPLICATE) -> Counter[
     return counts
 
 
-def traces(forum: Forum, window_s: float = WINDOW_S) -> Traces:
+SIDES = ("pro", "con")
+
+
+def co_stance(forum: Forum, sides: Sequence[str], window_s: float = WINDOW_S) -> Counter[Pair]:
+    """Pairs that took the same side (``sides``: one per post) in one thread within ``window_s``, once per thread
+    and side."""
+    if len(sides) != forum.n_posts:
+        raise DatasetError(f"co-stance: {len(sides)} sides for {forum.n_posts} posts; read one side per post, in the "
+                           "forum's post order")
+    events = [((int(forum.post_thread[post]), side), float(forum.post_time[post]), int(forum.post_account[post]))
+              for post, side in enumerate(sides) if side in SIDES]
+    return _windowed(events, window_s)
+
+
+def traces(forum: Forum, window_s: float = WINDOW_S, sides: Sequence[str] | None = None) -> Traces:
     return Traces(co_reply(forum, window_s), co_link(forum, window_s),
-                  near_duplicates(forum) if forum.has_text else Counter())
+                  near_duplicates(forum) if forum.has_text else Counter(),
+                  co_stance(forum, sides, window_s) if sides is not None else Counter())
 
 
 def fuse(forum: Forum, events: Counter[Pair]) -> dict[Pair, float]:
@@ -187,8 +209,9 @@ def prune(weights: dict[Pair, float], events: Counter[Pair], *, min_events: int 
 
 
 def detect(forum: Forum, *, window_s: float = WINDOW_S, min_events: int = MIN_EVENTS, keep: int = KEEP,
-           min_cluster: int = MIN_CLUSTER, seed: int = 0, found: Traces | None = None) -> Coordination:
-    found = found or traces(forum, window_s)
+           min_cluster: int = MIN_CLUSTER, seed: int = 0, found: Traces | None = None,
+           sides: Sequence[str] | None = None) -> Coordination:
+    found = found or traces(forum, window_s, sides)
     return from_events(forum, found.events(), min_events=min_events, keep=keep, min_cluster=min_cluster, seed=seed)
 
 
@@ -223,8 +246,10 @@ def communities(edges: dict[Pair, float], min_cluster: int = MIN_CLUSTER, seed: 
 
 @dataclass(frozen=True)
 class CoordinationScore:
-    accounts: int
-    campaign_accounts: int
+    """Figures over the accounts that posted; NaN where nothing is measurable (no cluster kept: no precision)."""
+
+    accounts: int  # that posted
+    campaign_accounts: int  # of them, in a campaign
     roc_auc: float
     recall_at_fpr: float  # campaign accounts above the score the people's top 1% reach
     precision: float  # of the accounts in a kept cluster, the share in a campaign
@@ -236,7 +261,7 @@ class CoordinationScore:
     burst_fpr: float  # the share of them inside a kept cluster
 
     def table(self) -> list[tuple[str, str]]:
-        return [("accounts (in campaigns)", f"{self.accounts} ({self.campaign_accounts})"),
+        return [("accounts that posted (in campaigns)", f"{self.accounts} ({self.campaign_accounts})"),
                 ("account ROC-AUC", f"{self.roc_auc:.3f}"),
                 ("recall at 1% FPR", f"{self.recall_at_fpr:.3f}"),
                 ("precision / recall of clusters", f"{self.precision:.3f} / {self.recall:.3f}"),
@@ -262,26 +287,29 @@ def campaign_labels(dataset: Dataset) -> list[str]:
 
 
 def score(dataset: Dataset, result: Coordination, found: Traces | None = None) -> CoordinationScore:
+    """Scored over the forum's accounts, which are those that posted: a campaign account that never did left
+    nothing for any detector to read (the dataset counts it among its silent accounts)."""
     from sklearn.metrics import adjusted_mutual_info_score, roc_auc_score, roc_curve
 
     labels = campaign_labels(dataset)
     truth = np.array([bool(label) for label in labels])
+    scores = result.scores
     cluster_of = result.cluster_of()
     in_cluster = np.array([a in cluster_of for a in range(len(labels))])
-    auc = float(roc_auc_score(truth, result.scores)) if truth.any() and not truth.all() else float("nan")
-    fpr, tpr, _ = roc_curve(truth, result.scores)
-    at_fpr = float(tpr[fpr <= FPR].max()) if (fpr <= FPR).any() else 0.0
+    auc = float(roc_auc_score(truth, scores)) if truth.any() and not truth.all() else float("nan")
+    fpr, tpr, _ = roc_curve(truth, scores) if truth.any() and not truth.all() else (np.array([]), np.array([]), None)
+    at_fpr = float(tpr[fpr <= FPR].max()) if (fpr <= FPR).any() else float("nan")
     ami = float(adjusted_mutual_info_score(labels, [str(cluster_of.get(a, "")) for a in range(len(labels))]))
     sizes = [len(c) for c in result.clusters]
     pure = [Counter(labels[a] or None for a in c).most_common(1)[0] for c in result.clusters]
-    weighted = sum(n for (label, n) in pure if label) / sum(sizes) if sizes else 0.0
+    weighted = sum(n for (label, n) in pure if label) / sum(sizes) if sizes else float("nan")
     people_bursts = _burst_people(dataset, found)
     return CoordinationScore(
-        accounts=len(labels), campaign_accounts=int(truth.sum()), roc_auc=auc, recall_at_fpr=at_fpr,
-        precision=float(truth[in_cluster].mean()) if in_cluster.any() else 0.0,
-        recall=float(in_cluster[truth].mean()) if truth.any() else 0.0, ami=ami, weighted_precision=float(weighted),
-        clusters=len(result.clusters), burst_people=len(people_bursts),
-        burst_fpr=float(np.mean([in_cluster[a] for a in people_bursts])) if people_bursts else 0.0)
+        accounts=len(labels), campaign_accounts=int(truth.sum()), roc_auc=auc,
+        recall_at_fpr=at_fpr, precision=float(truth[in_cluster].mean()) if in_cluster.any() else float("nan"),
+        recall=float(in_cluster[truth].mean()) if truth.any() else float("nan"), ami=ami,
+        weighted_precision=float(weighted), clusters=len(result.clusters), burst_people=len(people_bursts),
+        burst_fpr=float(np.mean([a in cluster_of for a in people_bursts])) if people_bursts else float("nan"))
 
 
 def _burst_people(dataset: Dataset, found: Traces | None) -> list[int]:
@@ -290,10 +318,12 @@ def _burst_people(dataset: Dataset, found: Traces | None) -> list[int]:
     return sorted({a for pair in replies for a in pair if not synthetic[pair[0]] and not synthetic[pair[1]]})
 
 
-def evaluate(dataset: Dataset, *, window_s: float = WINDOW_S, seed: int = 0) -> tuple[Coordination, CoordinationScore]:
-    """murmur's coordination detector on a dataset, scored against its campaigns."""
+def evaluate(dataset: Dataset, *, window_s: float = WINDOW_S, seed: int = 0,
+             sides: Sequence[str] | None = None) -> tuple[Coordination, CoordinationScore]:
+    """murmur's coordination detector on a dataset (with co-stance when ``sides`` are given), scored against its
+    campaigns."""
     campaign_labels(dataset)  # refused before any work when there is nothing to score against
-    found = traces(dataset.forum, window_s)
+    found = traces(dataset.forum, window_s, sides)
     result = detect(dataset.forum, window_s=window_s, seed=seed, found=found)
     return result, score(dataset, result, found)
 
@@ -314,7 +344,7 @@ class Detected:
 def prefix(dataset: Dataset, until: float) -> Forum:
     """The forum as it stood at ``until``: the posts made by then (every account kept, so indexes stay the same)."""
     forum = dataset.forum
-    keep = np.flatnonzero(forum.post_time <= until)
+    keep = _made_by(forum, until)
     renumber = np.full(forum.n_posts, -1)
     renumber[keep] = np.arange(len(keep))
     parents = forum.post_parent[keep]
@@ -324,8 +354,12 @@ def prefix(dataset: Dataset, until: float) -> Forum:
                  tuple(forum.post_body[p] for p in keep), forum.has_threads, forum.has_text)
 
 
+def _made_by(forum: Forum, until: float) -> np.ndarray:
+    return np.flatnonzero(forum.post_time <= until)
+
+
 def time_to_detection(dataset: Dataset, campaign_id: str, *, window_s: float = WINDOW_S, checkpoints: int = 20,
-                      seed: int = 0) -> Detected:
+                      seed: int = 0, sides: Sequence[str] | None = None) -> Detected:
     """The first of up to ``checkpoints`` moments (after the campaign's k-th on-goal post) at which at least
     ``MIN_CLUSTER`` of its accounts score above what the top 1% of the people scored by then."""
     truth = dataset.truth
@@ -338,8 +372,10 @@ def time_to_detection(dataset: Dataset, campaign_id: str, *, window_s: float = W
     people = ~truth.account_synthetic
     steps = sorted({int(k) for k in np.linspace(1, len(times), min(checkpoints, len(times)))})
     for k in steps:
-        forum = prefix(dataset, float(times[k - 1]))
-        scores = detect(forum, window_s=window_s, seed=seed).scores
+        until = float(times[k - 1])
+        forum = prefix(dataset, until)
+        then = [sides[p] for p in _made_by(dataset.forum, until)] if sides is not None else None
+        scores = detect(forum, window_s=window_s, seed=seed, sides=then).scores
         bar = float(np.quantile(scores[people], 1 - FPR)) if people.any() else 0.0
         if np.count_nonzero(scores[members] > bar) >= MIN_CLUSTER:
             return Detected(campaign_id, k, float(times[k - 1] - times[0]) / 3600, len(times))

@@ -26,6 +26,7 @@ from detection.dataset import Dataset
 from detection.errors import DatasetError
 
 RESAMPLES = 1000
+MIN_PAIRS = 5  # matched pairs below which no verdict is given
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Shaping:
 
     def lines(self) -> list[str]:
         low, high = self.interval
-        verdict = ("it shaped the conversation" if low > 0 else "no shaping detected: the interval holds 0"
+        verdict = (f"too few target threads to tell (fewer than {MIN_PAIRS}: a bootstrap over so few pairs "
+                   "understates its own spread)" if self.pairs < MIN_PAIRS else
+                   "it shaped the conversation" if low > 0 else "no shaping detected: the interval holds 0"
                    if low <= 0 <= high else "the conversation moved away from its side")
         return [f"campaign {self.campaign_id}: {self.campaign_posts} on-goal posts in {self.pairs} target threads, "
                 f"each matched to a control of the same site, age and activity",

@@ -114,8 +114,9 @@ from murmur.swarm_commands import swarm  # noqa: E402
 from murmur.anticipate_commands import anticipate  # noqa: E402
 from murmur.data_commands import data  # noqa: E402
 from murmur.personas_commands import personas  # noqa: E402
+from murmur.campaign_commands import campaign  # noqa: E402
 
-for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate, data, personas):
+for _command in (index, match, train, chat, swarm, export, detect, ladder, anticipate, data, personas, campaign):
     cli.add_command(_command)
 
 

@@ -1,70 +1,19 @@
-"""Coordination detection on a scripted forum: people posting on their own, one hot post that draws a burst of
-them at once, and a campaign whose amplifiers answer its drivers within two minutes and share its link."""
+"""Coordination detection on a scripted forum (tests/detection/campaign_forum.py): people posting on their own, one
+hot post that draws a burst of them at once, and a campaign whose amplifiers answer its drivers within two minutes
+and share its link."""
 
 from __future__ import annotations
 
-import random
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from detection.coordination import NoCampaigns, co_reply, evaluate, normal_url
-from detection.dataset import Dataset, Forum, Truth
-
-HOUR = 3600.0
-WORDS = ("grind", "roast", "water", "kettle", "filter", "crema", "bean", "ratio", "brew", "milk", "steam", "scale",
-         "timer", "burr", "tamp", "dose", "press", "pour", "bloom", "drip", "cup", "mug", "aroma", "acid", "body")
-DRIVERS, AMPLIFIERS = ("d1", "d2"), ("a1", "a2", "a3", "a4")
-BURST = tuple(f"p{n}" for n in range(8))
-
-
-def _text(rng: random.Random, n: int = 14) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)) + f" {rng.randrange(10**6)}"
-
-
-def _forum(seed: int = 3, campaign: bool = True) -> Dataset:
-    rng = random.Random(seed)
-    people = [f"p{n}" for n in range(30)]
-    posts: list[dict] = []
-
-    def post(account: str, thread: int, at: float, body: str, parent: int = -1, campaign_id: str = "") -> int:
-        posts.append({"account": account, "thread": thread, "at": at, "body": body, "parent": parent,
-                      "campaign": campaign_id})
-        return len(posts) - 1
-
-    openings = []
-    for thread in range(20):  # people on their own: a thread a few hours apart, replies hours after
-        opened = thread * 6 * HOUR
-        openings.append(post(rng.choice(people), thread, opened, _text(rng)))
-        at = opened
-        for _ in range(rng.randint(2, 6)):
-            at += rng.expovariate(1 / (3 * HOUR))
-            post(rng.choice(people), thread, at, _text(rng), rng.choice([-1, openings[-1]]))
-    hot = openings[7]  # one hot post: eight people answer it within ten minutes, once
-    for n, person in enumerate(BURST):
-        post(person, 7, posts[hot]["at"] + 60 + n * 70, _text(rng), hot)
-    if campaign:
-        for wave in range(6):  # six driver posts, each answered by every amplifier 120 s +- 30 s later
-            thread = 2 + 3 * wave
-            at = posts[openings[thread]]["at"] + 2 * HOUR
-            link = "https://www.example.org/pods/?utm_source=c1"
-            driver = post(DRIVERS[wave % 2], thread, at, f"{_text(rng)} see {link}", -1, "c1")
-            for amplifier in AMPLIFIERS:
-                post(amplifier, thread, at + 120 + rng.uniform(-30, 30), f"{_text(rng)} {link}", driver, "c1")
-    accounts = sorted({p["account"] for p in posts})
-    members = set(DRIVERS + AMPLIFIERS)
-    forum = Forum(account_ids=tuple(accounts), thread_ids=tuple(str(t) for t in range(20)),
-                  thread_titles=tuple(f"thread {t}" for t in range(20)), post_ids=tuple(str(i) for i in range(len(posts))),
-                  post_account=np.array([accounts.index(p["account"]) for p in posts]),
-                  post_thread=np.array([p["thread"] for p in posts]), post_parent=np.array([p["parent"] for p in posts]),
-                  post_time=np.array([p["at"] for p in posts]), post_body=tuple(p["body"] for p in posts))
-    info = tuple({"campaign_id": "c1", "role": "driver" if a in DRIVERS else "amplifier"} if a in members else {}
-                 for a in accounts)
-    truth = Truth(np.array([a in members for a in accounts]), np.array([p["account"] in members for p in posts]),
-                  info, tuple(p["campaign"] for p in posts))
-    return Dataset(Path("scripted"), forum, truth, None, tuple("" for _ in accounts), tuple("" for _ in posts))
+from detection.coordination import NoCampaigns, co_reply, co_stance, evaluate, normal_url
+from detection.errors import DatasetError
+from tests.detection.campaign_forum import AMPLIFIERS, BURST, DRIVERS
+from tests.detection.campaign_forum import scripted_forum as _forum
+from tests.detection.campaign_forum import scripted_sides as _sides
 
 
 def test_the_campaign_is_one_cluster_and_the_peoples_burst_is_not_flagged():
@@ -123,3 +72,19 @@ def test_the_campaign_is_flagged_before_its_last_post_and_the_forum_is_cut_at_ea
     found = time_to_detection(dataset, "c1", window_s=600, seed=1)
     assert found.of_posts == 30 and found.posts is not None and found.posts <= 10, "within its first two waves"
     assert found.hours is not None and 0 < found.hours < 7  # the second wave comes 6 h after the first
+
+
+def test_co_stance_finds_a_one_shot_campaign_that_co_replies_alone_cannot():
+    dataset = _forum(waves=1, link=False)  # one driver post, four amplifiers once each: one co-event per pair
+    sides = _sides(dataset)
+    names = dataset.forum.account_ids
+    ties = co_stance(dataset.forum, sides, 600)
+    members = {names.index(a) for a in ("d1", *AMPLIFIERS)}
+    assert ties and all(set(pair) <= members for pair in ties), "only the campaign took one side together"
+    assert len(ties) == 10, "five accounts on one side in one thread: every pair once"
+    _, alone = evaluate(dataset, window_s=600, seed=1)
+    _, with_stance = evaluate(dataset, window_s=600, seed=1, sides=sides)
+    assert alone.clusters == 0, "one co-reply per pair is what a people's burst looks like too"
+    assert with_stance.ami >= 0.7 and with_stance.weighted_precision == 1.0 and with_stance.burst_fpr == 0.0
+    with pytest.raises(DatasetError, match="one side per post"):
+        co_stance(dataset.forum, sides[:-1], 600)

@@ -14,22 +14,22 @@ from detection.shaping import shaping_effect
 HOUR = 3600.0
 
 
-def _forum(moved: bool) -> Dataset:
-    """Eight threads of one site; the campaign posts in the first four at hour 10. After that, in its threads the
+def _forum(moved: bool, threads: int = 12) -> Dataset:
+    """``threads`` threads of one site; the campaign posts in the first half at hour 10. After that, in its threads the
     others' posts take its side three times in four if ``moved``, once in four otherwise, as in the controls."""
     posts: list[tuple[int, int, float, str, str]] = []  # account, thread, time, body, campaign
-    for thread in range(8):
-        posts.append((thread, thread, thread * HOUR, f"opening {thread}", ""))
+    for thread in range(threads):
+        posts.append((thread, thread, thread * 0.1 * HOUR, f"opening {thread}", ""))
         for n in range(8):  # before: one in four on the side, everywhere
             posts.append((20 + n, thread, (2 + n * 0.5) * HOUR + thread, "PRO before" if n % 4 == 0 else "con", ""))
-        if thread < 4:
+        if thread < threads // 2:
             posts.append((50, thread, 10 * HOUR, "PRO campaign", "c1"))
         for n in range(8):
-            on_side = (n % 4 != 0) if moved and thread < 4 else n % 4 == 0
+            on_side = (n % 4 != 0) if moved and thread < threads // 2 else n % 4 == 0
             posts.append((30 + n, thread, (11 + n * 0.5) * HOUR, "PRO after" if on_side else "con", ""))
     accounts = sorted({p[0] for p in posts})
-    forum = Forum(account_ids=tuple(map(str, accounts)), thread_ids=tuple(map(str, range(8))),
-                  thread_titles=tuple(f"t{i}" for i in range(8)), post_ids=tuple(str(i) for i in range(len(posts))),
+    forum = Forum(account_ids=tuple(map(str, accounts)), thread_ids=tuple(map(str, range(threads))),
+                  thread_titles=tuple(f"t{i}" for i in range(threads)), post_ids=tuple(str(i) for i in range(len(posts))),
                   post_account=np.array([accounts.index(p[0]) for p in posts]),
                   post_thread=np.array([p[1] for p in posts]),
                   post_parent=np.full(len(posts), -1),
@@ -47,7 +47,7 @@ def _sides(texts):
 
 def test_a_campaign_that_moved_its_threads_shows_an_effect_with_its_interval_above_zero():
     moved = shaping_effect(_forum(moved=True), "c1", "pro", _sides, seed=1)
-    assert moved.pairs == 4 and moved.campaign_posts == 4
+    assert moved.pairs == 6 and moved.campaign_posts == 6
     assert moved.target_before == moved.control_before == pytest.approx(2 / 9)  # the opening post takes no side
     assert moved.target_after == pytest.approx(0.75)
     assert moved.control_after == pytest.approx(0.25)
@@ -59,6 +59,13 @@ def test_a_campaign_that_moved_nothing_says_so():
     still = shaping_effect(_forum(moved=False), "c1", "pro", _sides, seed=1)
     assert still.effect == pytest.approx(0.0) and still.interval[0] <= 0 <= still.interval[1]
     assert "no shaping detected" in "\n".join(still.lines())
+
+
+def test_too_few_target_threads_give_no_verdict_however_narrow_the_interval():
+    few = shaping_effect(_forum(moved=True, threads=6), "c1", "pro", _sides, seed=1)
+    assert few.pairs == 3 and few.effect == pytest.approx(0.5)
+    text = "\n".join(few.lines())
+    assert "too few target threads to tell" in text and "it shaped" not in text
 
 
 def test_a_campaign_with_no_posts_is_refused_with_the_fix():
