@@ -120,3 +120,6 @@ class SwarmSettings(Section):
         None, description="a bot account's age at its first post, drawn uniformly from [min, max] days; "
                           "empty: as old as the forum's people's accounts were at theirs")
     log_dir: Path = Field(Path("var/runs"), description="run logs (JSONL), one file per run id")
+    campaign: Path | None = Field(
+        None, description="a campaign file (YAML, examples/campaigns/) run beside the bots; empty: none. "
+                          "`murmur swarm --campaign FILE` overrides it")

@@ -79,6 +79,7 @@ def swarm(ctx: click.Context, forum_url: str | None, bots: int | None, personas_
     if population:
         settings = settings.model_copy(update={"swarm": settings.swarm.model_copy(update={"population": population})})
     campaign = None
+    campaign_file = campaign_file or settings.swarm.campaign
     if campaign_file is not None:
         from bots.campaigns import load_campaign
 

@@ -92,6 +92,10 @@ def test_swarm_refuses_what_it_must_not_do_in_one_line(tmp_path, monkeypatch):
     bad_campaign = CliRunner().invoke(cli, ["--config", str(config), "swarm", "--campaign", str(campaign)])
     assert bad_campaign.exit_code == 2 and "'booster' is not a role" in bad_campaign.output
     assert str(campaign) in bad_campaign.output and "Traceback" not in bad_campaign.output
+    in_config = tmp_path / "with-campaign.yml"  # swarm.campaign in config.yml is read the same way, as strictly
+    in_config.write_text(f"seed: 1\nswarm:\n  campaign: {campaign}\n")
+    from_config = CliRunner().invoke(cli, ["--config", str(in_config), "swarm"])
+    assert from_config.exit_code == 2 and "'booster' is not a role" in from_config.output
 
 
 def test_a_busy_port_is_one_line(tmp_path):
