@@ -113,7 +113,7 @@ def _windowed(events: Iterable[tuple[object, float, int]], window_s: float, *, o
     return counts
 
 
-def _openings(forum: Forum) -> dict[int, int]:
+def thread_openings(forum: Forum) -> dict[int, int]:
     """Each thread's first post."""
     first: dict[int, int] = {}
     for post in np.argsort(forum.post_time, kind="stable"):
@@ -122,7 +122,7 @@ def _openings(forum: Forum) -> dict[int, int]:
 
 
 def co_reply(forum: Forum, window_s: float = WINDOW_S) -> Counter[Pair]:
-    openings = _openings(forum)
+    openings = thread_openings(forum)
     opening_posts = set(openings.values())
     events = []
     for post in range(forum.n_posts):

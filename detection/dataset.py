@@ -225,8 +225,10 @@ def _unique(rows: list[dict[str, str]], column: str, path: Path) -> list[str]:
     return ids  # type: ignore[return-value]
 
 
-def load_dataset(folder: Path | str) -> Dataset:
-    """Read and check a dataset; every problem is a DatasetError naming the file, raised before any work."""
+def load_dataset(folder: Path | str, *, splittable: bool = True) -> Dataset:
+    """Read and check a dataset; every problem is a DatasetError naming the file, raised before any work.
+    ``splittable``: refuse one too small to split by account (what the detectors' evaluation does; a coordination
+    report or a toolkit export does not split)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no dataset folder here; make one with `murmur export --out {folder}`, "
@@ -279,7 +281,7 @@ def load_dataset(folder: Path | str) -> Dataset:
     if n_hum == 0:
         raise DatasetError(f"{labels_path}: no human account has a post; detection needs synthetic and human accounts "
                            "(thresholds are set on human accounts)")
-    if n_syn < MIN_SYNTHETIC or n_hum < MIN_HUMAN:
+    if splittable and (n_syn < MIN_SYNTHETIC or n_hum < MIN_HUMAN):
         raise DatasetError(f"{labels_path}: {n_syn} synthetic and {n_hum} human accounts have posts; a split by account "
                            f"needs at least {MIN_SYNTHETIC} synthetic and {MIN_HUMAN} human accounts with posts")
 

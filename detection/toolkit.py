@@ -17,7 +17,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from detection.coordination import URL, Pair, normal_url
+from detection.coordination import URL, Pair, thread_openings, normal_url
 from detection.dataset import Dataset
 from detection.errors import DatasetError
 
@@ -30,14 +30,18 @@ class ToolkitMissing(DatasetError):
 
 
 def write_toolkit_csv(dataset: Dataset, path: Path | str) -> int:
-    """The dataset's posts as the toolkit's CSV (one header row); returns the rows written."""
+    """The dataset's posts as the toolkit's CSV (one header row); returns the rows written. A reply with no parent
+    answers its thread's opening post, as murmur's co-reply reads it, so both detectors see the same co-replies."""
     forum = dataset.forum
     path = Path(path)
+    openings = thread_openings(forum)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls"])
         for post in range(forum.n_posts):
             parent = int(forum.post_parent[post])
+            opening = openings[int(forum.post_thread[post])]
+            parent = parent if parent >= 0 or opening == post else opening
             body = forum.post_body[post]
             account = forum.account_ids[int(forum.post_account[post])]
             writer.writerow([forum.post_ids[post], account, account, "",

@@ -81,7 +81,7 @@ def build_report(dataset_dir: Path, out: Path, *, side_of: Callable[[Sequence[st
     from detection.dataset import load_dataset
     from detection.shaping import shaping_effect
 
-    dataset = load_dataset(dataset_dir)
+    dataset = load_dataset(dataset_dir, splittable=False)
     sweep_data = _load_sweep(sweep) if sweep is not None else None
     forum = dataset.forum
     sides = side_of(list(forum.post_body)) if side_of is not None else None

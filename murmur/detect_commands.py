@@ -17,14 +17,23 @@ def _settings(ctx: click.Context) -> Settings:
 @click.command(short_help="Write a forum and its ground truth as an offline dataset.")
 @click.option("--db", type=DATABASE, default=None, help="forum database: SQLite file or postgresql:// URL (default: forum.database, else forum.db)")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="folder to write the dataset into")
+@click.option("--toolkit", is_flag=True,
+              help="also write toolkit.csv, the posts in the coordination-network-toolkit's CSV format (no labels)")
 @click.pass_context
-def export(ctx: click.Context, db: Path | None, out_dir: Path) -> None:
+def export(ctx: click.Context, db: Path | None, out_dir: Path, toolkit: bool) -> None:
     """Export the forum database (read-only, one snapshot) as CSV files with a manifest; ground truth goes in
     labels.csv and post_labels.csv."""
     from detection.export import export_forum
 
     manifest = export_forum(db or _settings(ctx).forum.location(), out_dir)
     click.echo(f"exported {manifest.summary()} to {out_dir}")
+    if toolkit:
+        from detection.dataset import load_dataset
+        from detection.toolkit import write_toolkit_csv
+
+        rows = write_toolkit_csv(load_dataset(out_dir, splittable=False), Path(out_dir) / "toolkit.csv")
+        click.echo(f"wrote {rows} posts to {Path(out_dir) / 'toolkit.csv'} (coordination-network-toolkit CSV; "
+                   "`compute_networks toolkit.db preprocess --format csv toolkit.csv`)")
 
 
 @click.command(short_help="Evaluate detectors offline on a dataset; write a report.")

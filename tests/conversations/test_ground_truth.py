@@ -110,6 +110,19 @@ async def test_campaign_ground_truth_is_kept_for_admins_and_exports_and_never_sh
     # one, is the account's own
     assert [line.split(",")[0] for line in post_labels if line.endswith("push-1,amplifier")] == [str(reply["id"])]
     assert not any(line.endswith("push-1,driver") for line in post_labels)
+    from click.testing import CliRunner
+
+    from murmur.cli import cli
+
+    made = CliRunner().invoke(cli, ["export", "--db", str(forum.db), "--out", str(tmp_path / "with-toolkit"), "--toolkit"])
+    assert made.exit_code == 0, made.output
+    with (tmp_path / "with-toolkit" / "toolkit.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls"]
+    opening = next(r for r in rows if r["message"] == "Pods are fine.")
+    beans = next(r for r in rows if r["message"] == "Beans taste better.")
+    assert beans["reply_id"] == opening["message_id"], "a reply with no parent answers the thread's opening post"
+    assert opening["reply_id"] == "" and "push-1" not in json.dumps(rows), "the toolkit's file carries no ground truth"
 
     public = [await forum.anonymous.get_thread(thread["thread"]["id"]), await forum.anonymous.list_threads(),
               await forum.anonymous.request("GET", f"/api/posts/{reply['id']}")]
