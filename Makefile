@@ -91,7 +91,8 @@ docs: $(STAMP)
 # The two Python environments, Debian's packages and the npm ones install side by side (-j), each step's output kept
 # together, and the manual is built (a broken link fails here); then the tests run.
 # The packages whose shape is held by lint (ruff, with import order) and types (mypy); more join as they are typed.
-LINTED := bots/swarm bots/chat bots/campaigns.py core murmur/swarm_job.py
+LINTED := bots/swarm bots/chat bots/campaigns.py core murmur/swarm_job.py murmur/campaign_report.py murmur/campaign_commands.py \
+	detection/coordination.py detection/shaping.py detection/toolkit.py
 
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target setup node webchat docs

@@ -115,13 +115,13 @@ def shaping_effect(dataset: Dataset, campaign_id: str, side: str, side_of: Calla
         raise DatasetError(f"{dataset.path}: no post of campaign {campaign_id!r} in post_labels.csv; run a swarm with "
                            "--campaign and export the forum again")
     targets: dict[int, float] = {}
-    for post in np.flatnonzero(campaign):
+    for post in np.flatnonzero(campaign).tolist():
         thread = int(forum.post_thread[post])
         targets[thread] = min(targets.get(thread, math.inf), float(forum.post_time[post]))
     pairs = _match(dataset, campaign, targets)
     others = ~campaign
     in_pairs = {t for pair in pairs for t in pair[:2]}
-    read = [p for p in np.flatnonzero(others) if int(forum.post_thread[p]) in in_pairs]
+    read = [int(p) for p in np.flatnonzero(others) if int(forum.post_thread[p]) in in_pairs]
     sides = dict(zip(read, side_of([forum.post_body[p] for p in read])))
     # per pair and group: (on-side, all) before and after the moment
     posts_of: dict[int, list[int]] = {}

@@ -17,7 +17,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from detection.coordination import URL, Pair, thread_openings, normal_url
+from detection.coordination import URL, Pair, normal_url, thread_openings
 from detection.dataset import Dataset
 from detection.errors import DatasetError
 

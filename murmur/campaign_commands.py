@@ -33,7 +33,7 @@ def report(ctx: click.Context, dataset: Path, out_file: Path | None, stance_topi
     from index.build import open_embedder
     from murmur.campaign_report import build_report, stance_reader_sides
 
-    settings: Settings = ctx.find_object(dict)["settings"]
+    settings: Settings = ctx.ensure_object(dict)["settings"]
     if window_minutes <= 0:
         raise click.BadParameter(f"{window_minutes}; give a positive number of minutes", param_hint="--window-minutes")
     side_of = stance_reader_sides(open_embedder(settings.index), stance_topic) if stance_topic else None
